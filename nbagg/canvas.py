@@ -1,0 +1,230 @@
+"""The Agg canvas, toolbar and timer of the backend.
+
+The canvas renders with Agg and, after every draw or blit, hands the new pixels to its
+manager, which sends each view what changed. Browser input arrives here as validated
+messages (see protocol.py) and becomes matplotlib events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backend_bases import (
+    KeyEvent,
+    LocationEvent,
+    MouseButton,
+    MouseEvent,
+    NavigationToolbar2,
+    TimerBase,
+)
+from matplotlib.backend_tools import Cursors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from . import mainloop
+from .protocol import mpl_key
+
+# JS MouseEvent.button -> matplotlib button; JS `buttons` bit -> matplotlib button.
+_BUTTON = {
+    0: MouseButton.LEFT,
+    1: MouseButton.MIDDLE,
+    2: MouseButton.RIGHT,
+    3: MouseButton.BACK,
+    4: MouseButton.FORWARD,
+}
+_BUTTONS_BITS = {
+    1: MouseButton.LEFT,
+    2: MouseButton.RIGHT,
+    4: MouseButton.MIDDLE,
+    8: MouseButton.BACK,
+    16: MouseButton.FORWARD,
+}
+_MODIFIER_NAMES = {"ctrl": "ctrl", "alt": "alt", "shift": "shift", "meta": "super"}
+_CURSORS = {
+    Cursors.POINTER: "default",
+    Cursors.HAND: "pointer",
+    Cursors.SELECT_REGION: "crosshair",
+    Cursors.MOVE: "move",
+    Cursors.WAIT: "wait",
+    Cursors.RESIZE_HORIZONTAL: "ew-resize",
+    Cursors.RESIZE_VERTICAL: "ns-resize",
+}
+
+
+class TimerNbagg(TimerBase):
+    """A matplotlib timer on the kernel's main event loop (animations, new_timer)."""
+
+    def __init__(self, *args, **kwargs):
+        self._handle = None
+        super().__init__(*args, **kwargs)
+
+    def _timer_start(self):
+        self._timer_stop()
+        self._handle = mainloop.call_later(max(self.interval, 0) / 1000, self._tick)
+
+    def _timer_stop(self):
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _timer_set_interval(self):
+        if self._handle is not None:
+            self._timer_start()
+
+    def _tick(self):
+        self._handle = None
+        self._on_timer()  # may call stop(); runs the callbacks
+        if not self._single and self.callbacks and self._handle is None and self._running:
+            self._handle = mainloop.call_later(max(self.interval, 0) / 1000, self._tick)
+
+    def start(self, interval=None):
+        self._running = True
+        super().start(interval)
+
+    def stop(self):
+        self._running = False
+        super().stop()
+
+    _running = False
+
+
+class NavigationToolbarNbagg(NavigationToolbar2):
+    """Navigation state lives here; the buttons are drawn by the browser."""
+
+    # (text, tooltip, image, method): the browser's buttons map to these methods.
+    toolitems = [item for item in NavigationToolbar2.toolitems if item[3] in ("home", "back", "forward", "pan", "zoom")]
+
+    def __init__(self, canvas):
+        self._last_message = ""
+        super().__init__(canvas)
+
+    def _broadcast(self, msg):
+        manager = self.canvas.manager
+        if manager is not None:
+            manager.broadcast(msg)
+
+    def set_message(self, s):
+        if s != self._last_message:
+            self._last_message = s
+            self._broadcast({"type": "message", "text": s})
+
+    def draw_rubberband(self, event, x0, y0, x1, y1):
+        dpr = self.canvas.device_pixel_ratio
+        height = self.canvas.figure.bbox.height
+        self._broadcast(
+            {
+                "type": "rubberband",
+                "x0": x0 / dpr,
+                "y0": (height - y0) / dpr,
+                "x1": x1 / dpr,
+                "y1": (height - y1) / dpr,
+            }
+        )
+
+    def remove_rubberband(self):
+        self._broadcast({"type": "rubberband", "clear": True})
+
+    def set_history_buttons(self):
+        self._broadcast(self.history_message())
+
+    def history_message(self) -> dict:
+        stack = self._nav_stack
+        return {"type": "history", "back": stack._pos > 0, "forward": stack._pos < len(stack) - 1}
+
+    def mode_message(self) -> dict:
+        name = getattr(self.mode, "name", "")
+        return {"type": "mode", "mode": {"PAN": "pan", "ZOOM": "zoom"}.get(name, "")}
+
+    def pan(self, *args):
+        super().pan(*args)
+        self._broadcast(self.mode_message())
+
+    def zoom(self, *args):
+        super().zoom(*args)
+        self._broadcast(self.mode_message())
+
+    def save_figure(self, *args):
+        # Keyboard 's': send the views a PNG download, like the toolbar's Download.
+        manager = self.canvas.manager
+        if manager is not None:
+            manager.send_download(None, "png")
+
+
+class FigureCanvasNbagg(FigureCanvasAgg):
+    _timer_cls = TimerNbagg
+    supports_blit = True
+
+    def __init__(self, *args, **kwargs):
+        self._draw_scheduled = False
+        self._last_xy = (0.0, 0.0)
+        super().__init__(*args, **kwargs)
+
+    # -- drawing: every draw or blit produces a frame for the views -----------------
+
+    def draw(self):
+        self._draw_scheduled = False
+        super().draw()
+        self._frame_ready()
+
+    def blit(self, bbox=None):
+        self._frame_ready()
+
+    def draw_idle(self, *args, **kwargs):
+        if not self._draw_scheduled:
+            self._draw_scheduled = True
+            mainloop.call_soon(self._draw_if_scheduled)
+
+    def _draw_if_scheduled(self):
+        if self._draw_scheduled:
+            manager = self.manager
+            if manager is None or not manager.wants_frames():
+                self._draw_scheduled = False  # nobody is watching; the next view draws
+                return
+            with self._idle_draw_cntx():
+                self.draw()
+
+    def flush_events(self):
+        self._draw_if_scheduled()
+
+    def _frame_ready(self):
+        manager = self.manager
+        if manager is not None and hasattr(self, "renderer"):
+            manager.frame_ready(np.asarray(self.renderer.buffer_rgba()))
+
+    def set_cursor(self, cursor):
+        manager = self.manager
+        if manager is not None:
+            manager.broadcast({"type": "cursor", "cursor": _CURSORS.get(cursor, "default")})
+
+    # -- input from the browser (already validated) --------------------------------
+
+    def _to_mpl(self, x_css: float, y_css: float) -> tuple[float, float]:
+        """CSS pixels from the top-left -> matplotlib display pixels from the bottom-left."""
+        dpr = self.device_pixel_ratio
+        return x_css * dpr, self.figure.bbox.height - y_css * dpr
+
+    @staticmethod
+    def _modifiers(msg) -> list[str]:
+        return [_MODIFIER_NAMES[m] for m in msg["modifiers"]]
+
+    def handle_mouse(self, msg):
+        x, y = self._to_mpl(msg["x"], msg["y"])
+        self._last_xy = (x, y)
+        kind, mods = msg["kind"], self._modifiers(msg)
+        button = _BUTTON[msg["button"]]
+        if kind in ("press", "release", "dblclick"):
+            name = "button_release_event" if kind == "release" else "button_press_event"
+            MouseEvent(name, self, x, y, button, dblclick=kind == "dblclick", modifiers=mods)._process()
+        elif kind == "move":
+            buttons = {b for bit, b in _BUTTONS_BITS.items() if msg["buttons"] & bit}
+            MouseEvent("motion_notify_event", self, x, y, buttons=buttons, modifiers=mods)._process()
+        else:
+            LocationEvent(f"figure_{kind}_event", self, x, y, modifiers=mods)._process()
+
+    def handle_scroll(self, msg):
+        x, y = self._to_mpl(msg["x"], msg["y"])
+        self._last_xy = (x, y)
+        MouseEvent("scroll_event", self, x, y, step=msg["step"], modifiers=self._modifiers(msg))._process()
+
+    def handle_key(self, msg):
+        key = mpl_key(msg["key"], msg["modifiers"])
+        if key is not None:
+            KeyEvent(f"key_{msg['kind']}_event", self, key, *self._last_xy)._process()

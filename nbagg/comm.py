@@ -1,0 +1,104 @@
+"""The comm target: browsers open one comm per view to a figure id.
+
+Handlers here may be called on a subshell thread (ipykernel 7); they hand every message
+to the main loop through mainloop.on_main_thread before touching a figure.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import mainloop, protocol
+from .manager import get_manager
+from .view import View
+
+log = logging.getLogger("nbagg")
+
+_registered = False
+
+
+def register_target() -> None:
+    """Register the comm target with the running kernel (idempotent; no-op outside one)."""
+    global _registered
+    if _registered:
+        return
+    try:
+        from IPython import get_ipython
+
+        if getattr(get_ipython(), "kernel", None) is None:
+            return
+        from comm import get_comm_manager
+
+        get_comm_manager().register_target(protocol.COMM_TARGET, _on_open)
+        _registered = True
+    except Exception:
+        log.exception("nbagg: could not register the comm target")
+
+
+def _error(code: str, message: str, request: str | None = None) -> dict:
+    msg = {"type": "error", "code": code, "message": message}
+    if request is not None:
+        msg["request"] = request
+    return msg
+
+
+def _send_to(comm):
+    def send(msg: dict, buffers: list) -> None:
+        comm.send(data=msg, buffers=buffers or None)
+
+    return send
+
+
+@mainloop.on_main_thread
+def _on_open(comm, open_msg) -> None:
+    content = open_msg.get("content", {})
+    try:
+        hello = protocol.parse(content.get("data"), open_msg.get("buffers"))
+        if hello["type"] != "connect":
+            raise protocol.ProtocolError("the first message of a view must be 'connect'")
+        if hello["protocol"] != protocol.PROTOCOL_VERSION:
+            raise protocol.ProtocolError(
+                f"protocol {hello['protocol']} is not supported (kernel speaks {protocol.PROTOCOL_VERSION}); "
+                "reinstall nbagg so the kernel and the browser extension match"
+            )
+    except protocol.ProtocolError as err:
+        log.warning("nbagg: refused a view: %s", err)
+        comm.send(data=_error("bad_message", str(err), "connect"))
+        comm.close()
+        return
+    manager = get_manager(hello["figure_id"])
+    if manager is None:
+        comm.send(data=_error("unknown_figure", "this figure is not open in the kernel"))
+        comm.close()
+        return
+    view = View(comm.comm_id, _send_to(comm), hello["dpr"], close=comm.close)
+    comm.on_msg(lambda msg: _on_message(manager, view, msg))
+    comm.on_close(lambda msg: _on_close(manager, view))
+    manager.add_view(view)
+
+
+@mainloop.on_main_thread
+def _on_message(manager, view: View, comm_msg) -> None:
+    content = comm_msg.get("content", {})
+    data = content.get("data")
+    try:
+        msg = protocol.parse(data, comm_msg.get("buffers"))
+    except protocol.ProtocolError as err:
+        request = data.get("type") if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+        log.warning("nbagg: bad message from view %s: %s", view.id, err)
+        view.send(_error("bad_message", str(err), request and request[: protocol.MAX_STRING]))
+        return
+    if manager.closed or view.closed:
+        return
+    try:
+        manager.handle(view, msg)
+    except protocol.ProtocolError as err:
+        view.send(_error("bad_message", str(err), msg["type"]))
+    except Exception as err:  # a failure handling one message must not reach the kernel
+        log.exception("nbagg: error handling %s", msg["type"])
+        view.send(_error("internal_error", f"{type(err).__name__}: {err}", msg["type"]))
+
+
+@mainloop.on_main_thread
+def _on_close(manager, view: View) -> None:
+    manager.remove_view(view.id)

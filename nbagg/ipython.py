@@ -1,0 +1,88 @@
+"""IPython integration: ``%load_ext nbagg``, ``%matplotlib notebook``, end-of-cell display.
+
+``%load_ext nbagg`` wraps the ``%matplotlib`` magic so that ``notebook`` and ``nbagg``
+select this backend; every other argument goes to IPython's own magic unchanged.
+"""
+
+from __future__ import annotations
+
+from matplotlib._pylab_helpers import Gcf
+from matplotlib.figure import Figure
+
+BACKEND = "module://nbagg"
+_ROUTED = {"notebook", "nbagg"}
+
+_original_magic = None
+_hooked_shell = None
+
+
+def _matplotlib_magic(line: str = ""):
+    """%matplotlib, with `notebook` and `nbagg` routed to nbagg (see `%matplotlib?`)."""
+    parts = line.split()
+    for i, part in enumerate(parts):
+        if not part.startswith("-") and part.lower() in _ROUTED:
+            parts[i] = BACKEND
+    return _original_magic(" ".join(parts))
+
+
+def load_ipython_extension(ip) -> None:
+    global _original_magic
+    if _original_magic is None:
+        _original_magic = ip.find_line_magic("matplotlib")
+        _matplotlib_magic.__doc__ = _original_magic.__doc__
+    ip.register_magic_function(_matplotlib_magic, "line", "matplotlib")
+
+
+def unload_ipython_extension(ip) -> None:
+    global _original_magic
+    if _original_magic is not None:
+        ip.register_magic_function(_original_magic, "line", "matplotlib")
+        _original_magic = None
+
+
+def install_hooks() -> None:
+    """Called when the backend is imported inside IPython: display and flush hooks."""
+    global _hooked_shell
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    if ip is None or ip is _hooked_shell:
+        return
+    _hooked_shell = ip
+    ip.events.register("post_execute", flush_figures)
+    ip.display_formatter.ipython_display_formatter.for_type(Figure, _display_figure)
+
+
+def flush_figures() -> None:
+    """After each cell: show figures created in it, and redraw shown ones that changed."""
+    from .manager import FigureManagerNbagg
+
+    for manager in Gcf.get_all_fig_managers():
+        if not isinstance(manager, FigureManagerNbagg) or manager.closed:
+            continue
+        if manager.pending_show:
+            manager.display()
+        elif manager.shown and manager.canvas.figure.stale:
+            manager.canvas.draw_idle()
+
+
+def _display_figure(fig: Figure) -> None:
+    """display(fig) and a figure as a cell's value: one more live output for it."""
+    from .manager import FigureManagerNbagg
+
+    manager = fig.canvas.manager
+    if isinstance(manager, FigureManagerNbagg) and not manager.closed:
+        manager.display()
+        return
+    # Not one of ours (the user switched backends, or the figure is closed):
+    # display it as IPython would without this formatter.
+    from IPython import get_ipython
+    from IPython.display import display
+
+    printers = get_ipython().display_formatter.ipython_display_formatter.type_printers
+    ours = printers.pop(Figure, None)
+    try:
+        display(fig)
+    finally:
+        if ours is not None:
+            printers[Figure] = ours

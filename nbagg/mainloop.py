@@ -1,0 +1,85 @@
+"""The one place where work is handed to the kernel's main event loop.
+
+matplotlib is not thread-safe. ipykernel 7 may run comm handlers on a subshell thread,
+so every entry point that can be called from the outside (comm open, comm message,
+timer) goes through :func:`call_soon`, which runs the work on the main thread's asyncio
+loop: the same loop that runs cells, so figure work never overlaps user code.
+We start no thread of our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("nbagg")
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def main_loop() -> asyncio.AbstractEventLoop | None:
+    """The kernel's main asyncio loop, found once from the main thread."""
+    global _loop
+    if _loop is None and threading.current_thread() is threading.main_thread():
+        try:
+            _loop = asyncio.get_running_loop()
+        except RuntimeError:
+            _loop = _kernel_loop()
+    return _loop
+
+
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    kernel = getattr(get_ipython(), "kernel", None)
+    io_loop = getattr(kernel, "io_loop", None)
+    return getattr(io_loop, "asyncio_loop", None)
+
+
+def _guarded(fn: Callable, args: tuple) -> None:
+    try:
+        fn(*args)
+    except Exception:  # never let figure work take the kernel's loop down
+        log.exception("nbagg: error in %s", getattr(fn, "__qualname__", fn))
+
+
+def call_soon(fn: Callable, *args) -> None:
+    """Run ``fn(*args)`` on the main loop: later in this thread, or handed over from another."""
+    loop = main_loop()
+    if loop is None or loop.is_closed():
+        _guarded(fn, args)  # no kernel loop (plain Python): nothing can run concurrently
+    elif threading.current_thread() is threading.main_thread():
+        loop.call_soon(_guarded, fn, args)
+    else:
+        loop.call_soon_threadsafe(_guarded, fn, args)
+
+
+def on_main_thread(fn: Callable) -> Callable:
+    """Decorate a handler that may be called from any thread: run it on the main loop.
+
+    On the main thread it runs at once (keeps ordering with the caller); elsewhere it is
+    queued on the main loop.
+    """
+
+    def wrapper(*args):
+        if threading.current_thread() is threading.main_thread():
+            _guarded(fn, args)
+        else:
+            call_soon(fn, *args)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__qualname__ = fn.__qualname__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def call_later(delay: float, fn: Callable, *args) -> asyncio.TimerHandle | None:
+    """Schedule ``fn`` on the main loop after ``delay`` seconds (main thread only)."""
+    loop = main_loop()
+    if loop is None or loop.is_closed():
+        return None
+    return loop.call_later(delay, _guarded, fn, args)

@@ -1,0 +1,274 @@
+"""FigureManager: one per figure. Holds the views, publishes the output, routes input.
+
+Every figure has an id (a random hex string, not pyplot's reusable number) that the
+output carries; browsers open one comm per view to that id (see comm.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import uuid
+from typing import Any
+
+import numpy as np
+from matplotlib import is_interactive
+from matplotlib._pylab_helpers import Gcf
+from matplotlib.backend_bases import FigureManagerBase, ResizeEvent
+
+from . import protocol
+from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
+from .frames import EncodedUpdate, Frame, encode_png, encode_update
+from .view import View
+
+log = logging.getLogger("nbagg")
+
+_DOWNLOAD_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+# figure id -> manager, for every figure that has not been closed.
+managers: dict[str, FigureManagerNbagg] = {}
+
+
+def get_manager(figure_id: str) -> FigureManagerNbagg | None:
+    return managers.get(figure_id)
+
+
+class FigureManagerNbagg(FigureManagerBase):
+    _toolbar2_class = NavigationToolbarNbagg
+
+    def __init__(self, canvas, num):
+        self.figure_id = uuid.uuid4().hex
+        self.display_id = f"nbagg-{self.figure_id}"
+        self.views: dict[str, View] = {}
+        self.frame: Frame | None = None
+        self.shown = False  # published at least once as an output
+        self.pending_show = False  # created in interactive mode: show at the end of the cell
+        self.closed = False
+        self._version = 0
+        self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
+        super().__init__(canvas, num)
+        managers[self.figure_id] = self
+        # In interactive mode a new figure appears once, at the end of the cell
+        # (see ipython.py), like matplotlib's desktop backends show it after the prompt.
+        self.pending_show = is_interactive()
+
+    # -- showing -----------------------------------------------------------------
+
+    def show(self):
+        """fig.show(): publish the figure once; later calls just redraw."""
+        if self.shown:
+            self.canvas.draw_idle()
+        else:
+            self.display()
+
+    @classmethod
+    def pyplot_show(cls, *, block=None):
+        """plt.show(): publish every figure that has not been shown yet, in order."""
+        for manager in Gcf.get_all_fig_managers():
+            if isinstance(manager, cls) and not manager.shown:
+                manager.display()
+
+    def display(self) -> None:
+        """Publish an output for this figure (one more view when the page renders it)."""
+        from IPython.display import display
+
+        self.pending_show = False
+        self.shown = True
+        self.canvas.draw()
+        data, metadata = self.mimebundle(live=True)
+        display(data, raw=True, metadata=metadata, display_id=self.display_id)
+
+    def mimebundle(self, live: bool) -> tuple[dict, dict]:
+        """The output bundle of the last frame: our mime type (if live), a PNG and text."""
+        frame = self.frame
+        css_w, css_h = round(frame.width / frame.dpr), round(frame.height / frame.dpr)
+        png = base64.b64encode(encode_png(frame.pixels)).decode("ascii")
+        axes = len(self.canvas.figure.axes)
+        data: dict[str, Any] = {
+            "image/png": png,
+            "text/plain": f"<Figure {css_w}x{css_h} with {axes} Axes (nbagg)>",
+        }
+        if live:
+            data[protocol.MIME_TYPE] = {
+                "figure_id": self.figure_id,
+                "width": css_w,
+                "height": css_h,
+                "protocol": protocol.PROTOCOL_VERSION,
+            }
+        return data, {"image/png": {"width": css_w, "height": css_h}}
+
+    # -- frames ------------------------------------------------------------------
+
+    def wants_frames(self) -> bool:
+        return bool(self.views)
+
+    def frame_ready(self, pixels: np.ndarray) -> None:
+        """The canvas drew (or blitted): record the frame and offer it to every view."""
+        if (
+            self.frame is not None
+            and self.frame.pixels.shape == pixels.shape
+            and np.array_equal(self.frame.pixels, pixels)
+        ):
+            return  # nothing changed: send nothing
+        self._version += 1
+        self.frame = Frame(pixels.copy(), float(self.canvas.device_pixel_ratio), self._version)
+        self._encoded.clear()
+        for view in list(self.views.values()):
+            view.offer(self.frame, self._encode)
+
+    def _encode(self, base: Frame | None, current: Frame) -> EncodedUpdate:
+        """Encode once for all views that share the same base frame."""
+        key = (base.version if base is not None else 0, current.version)
+        update = self._encoded.get(key)
+        if update is None:
+            update = self._encoded[key] = encode_update(base, current)
+        return update
+
+    # -- views -------------------------------------------------------------------
+
+    def add_view(self, view: View) -> None:
+        self.views[view.id] = view
+        toolbar = self.toolbar
+        view.send({"type": "title", "text": self.get_window_title() or ""})
+        if toolbar is not None:
+            view.send(toolbar.mode_message())
+            view.send(toolbar.history_message())
+        self._apply_dpr()
+        if self.frame is None or self.canvas.figure.stale or self._draw_pending():
+            self.canvas.draw()
+        else:
+            view.offer(self.frame, self._encode)
+
+    def remove_view(self, view_id: str) -> None:
+        view = self.views.pop(view_id, None)
+        if view is not None:
+            view.closed = True
+            self._apply_dpr()
+
+    def _draw_pending(self) -> bool:
+        return getattr(self.canvas, "_draw_scheduled", False)
+
+    def broadcast(self, msg: dict, buffers: list | None = None) -> None:
+        for view in list(self.views.values()):
+            view.send(msg, buffers)
+
+    def _apply_dpr(self) -> None:
+        """Render at the sharpest density any view asks for; others scale down."""
+        dpr = max((v.dpr for v in self.views.values()), default=self.canvas.device_pixel_ratio)
+        if self.canvas._set_device_pixel_ratio(dpr):
+            self.canvas.draw_idle()
+
+    # -- input from a view (messages already validated by protocol.parse) -------------
+
+    def handle(self, view: View, msg: dict) -> None:
+        handler = self._handlers[msg["type"]]
+        handler(self, view, msg)
+
+    def _on_ack(self, view, msg):
+        if view.ack(msg["seq"]) and self.frame is not None:
+            view.offer(self.frame, self._encode)
+
+    def _on_mouse(self, view, msg):
+        self.canvas.handle_mouse(msg)
+
+    def _on_scroll(self, view, msg):
+        self.canvas.handle_scroll(msg)
+
+    def _on_key(self, view, msg):
+        self.canvas.handle_key(msg)
+
+    def _on_toolbar(self, view, msg):
+        if self.toolbar is None:
+            raise protocol.ProtocolError("this figure has no toolbar")
+        action = {
+            "home": self.toolbar.home,
+            "back": self.toolbar.back,
+            "forward": self.toolbar.forward,
+            "pan": self.toolbar.pan,
+            "zoom": self.toolbar.zoom,
+        }[msg["action"]]
+        action()
+
+    def _on_resize(self, view, msg):
+        dpr = self.canvas.device_pixel_ratio
+        width, height = protocol.clamp_size(msg["width"], msg["height"], dpr)
+        fig = self.canvas.figure
+        logical_dpi = fig.dpi / dpr
+        fig.set_size_inches(width / logical_dpi, height / logical_dpi, forward=False)
+        ResizeEvent("resize_event", self.canvas)._process()
+        self.canvas.draw_idle()
+
+    def _on_dpr(self, view, msg):
+        view.dpr = msg["dpr"]
+        self._apply_dpr()
+
+    def _on_download(self, view, msg):
+        self.send_download(view, msg["format"])
+
+    def _on_refresh(self, view, msg):
+        view.reset()
+        if self.frame is not None:
+            view.offer(self.frame, self._encode)
+
+    def _on_close(self, view, msg):
+        Gcf.destroy(self)
+
+    _handlers = {
+        "ack": _on_ack,
+        "mouse": _on_mouse,
+        "scroll": _on_scroll,
+        "key": _on_key,
+        "toolbar": _on_toolbar,
+        "resize": _on_resize,
+        "dpr": _on_dpr,
+        "download": _on_download,
+        "refresh": _on_refresh,
+        "close": _on_close,
+    }
+
+    def send_download(self, view: View | None, fmt: str) -> None:
+        """Render the current view to a file and send it to one view (or all)."""
+        out = io.BytesIO()
+        fig = self.canvas.figure
+        # Save at the logical dpi so a download does not depend on the screen's density.
+        fig.savefig(out, format=fmt, dpi=fig.dpi / self.canvas.device_pixel_ratio)
+        name = _safe_filename(self.get_window_title()) + "." + fmt
+        msg = {"type": "download", "format": fmt, "mime": _DOWNLOAD_MIME[fmt], "filename": name}
+        targets = [view] if view is not None else list(self.views.values())
+        for target in targets:
+            target.send(msg, [out.getvalue()])
+
+    # -- closing -----------------------------------------------------------------
+
+    def destroy(self):
+        """plt.close(fig): views show the last frame; outputs become static images."""
+        if self.closed:
+            return
+        self.closed = True
+        managers.pop(self.figure_id, None)
+        for view in list(self.views.values()):
+            view.send({"type": "closed"})
+            view.close()
+        self.views.clear()
+        if self.shown and self.frame is not None:
+            self._publish_static()
+
+    def _publish_static(self) -> None:
+        from IPython.display import update_display
+
+        try:
+            data, metadata = self.mimebundle(live=False)
+            update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
+        except Exception:
+            log.exception("nbagg: could not publish the final frame of figure %s", self.figure_id)
+
+
+def _safe_filename(title: str | None) -> str:
+    """A download file name from a figure title: letters, digits, - and _ only."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in (title or "figure"))
+    return cleaned.strip("_")[:64] or "figure"
+
+
+# The canvas creates its manager through this class (FigureCanvasBase.new_manager).
+FigureCanvasNbagg.manager_class = FigureManagerNbagg

@@ -1,0 +1,86 @@
+"""One view of a figure: a comm to one browser output, with its frame flow control.
+
+Flow control is plain bookkeeping so it can be tested without a kernel: the kernel
+sends at most ``MAX_IN_FLIGHT`` unacknowledged frames to a view. When a view is full it
+is marked stale instead of queueing; its next ``ack`` triggers one frame diffed against
+what that view really has, so a slow browser always catches up to the newest state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from .frames import EncodedUpdate, Frame
+
+log = logging.getLogger("nbagg")
+
+MAX_IN_FLIGHT = 2
+
+Send = Callable[[dict, list], None]
+Encoder = Callable[[Frame | None, Frame], EncodedUpdate]
+
+
+class View:
+    def __init__(self, view_id: str, send: Send, dpr: float, close: Callable[[], None] = lambda: None):
+        self.id = view_id
+        self.dpr = dpr
+        self._send = send
+        self._close = close
+        self.base: Frame | None = None  # the newest frame this view was sent
+        self.in_flight: list[int] = []  # seq numbers sent and not yet acknowledged
+        self.stale = False  # a newer frame exists that this view has not been sent
+        self.seq = 0
+        self.frames_sent = 0
+        self.closed = False
+
+    def send(self, msg: dict, buffers: list | None = None) -> None:
+        if not self.closed:
+            self._send(msg, buffers or [])
+
+    def offer(self, frame: Frame, encode: Encoder) -> None:
+        """A new frame exists: send it now if the view has room, else remember it is stale."""
+        if self.closed or frame is self.base:
+            return
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            self.stale = True
+            return
+        self.stale = False
+        update = encode(self.base, frame)
+        self.base = frame
+        if update.empty:
+            return
+        self.seq += 1
+        self.in_flight.append(self.seq)
+        self.frames_sent += 1
+        msg = {
+            "type": "frame",
+            "seq": self.seq,
+            "width": frame.width,
+            "height": frame.height,
+            "dpr": frame.dpr,
+            "full": update.full,
+            "rects": [list(r) for r in update.rects],
+        }
+        self.send(msg, update.pngs)
+
+    def close(self) -> None:
+        """Stop sending and close the transport (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self._close()
+
+    def ack(self, seq: int) -> bool:
+        """The browser drew frame ``seq`` (and, frames being ordered, all before it).
+
+        Returns True when the view has room again and missed a frame meanwhile.
+        """
+        if seq not in self.in_flight:
+            return False
+        self.in_flight = [s for s in self.in_flight if s > seq]
+        return self.stale
+
+    def reset(self) -> None:
+        """Forget what the view shows: the next frame is full (refresh, reconnect)."""
+        self.base = None
+        self.in_flight.clear()
