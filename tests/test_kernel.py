@@ -1,0 +1,269 @@
+"""Kernel-level tests: a real ipykernel, real comms, frames decoded and checked pixel by pixel."""
+
+import hashlib
+import queue
+
+import pytest
+from kernel_harness import figure_ids
+
+from nbagg.protocol import MAX_SIZE, MIME_TYPE
+
+RED, BLUE = (255, 0, 0, 255), (0, 0, 255, 255)
+
+
+def kernel_pixels_sha(kernel, fig="fig"):
+    return kernel.eval(f"__import__('hashlib').sha256(np.asarray({fig}.canvas.buffer_rgba()).tobytes()).hexdigest()")
+
+
+def sha(canvas):
+    return hashlib.sha256(canvas.tobytes()).hexdigest()
+
+
+def show_figure(kernel, code="fig, ax = plt.subplots(); ax.plot([0, 1], [0, 1]);"):
+    outputs = kernel.execute(code)
+    ids = figure_ids(outputs)
+    assert len(ids) == 1, outputs
+    return ids[0], outputs
+
+
+def test_magic_routes_notebook_and_inline_switches_back(fresh_kernel):
+    k = fresh_kernel
+    k.execute("%load_ext nbagg\n%matplotlib notebook")
+    assert k.eval("__import__('matplotlib').get_backend()") == "module://nbagg"
+    k.execute("%matplotlib inline")
+    assert "inline" in k.eval("__import__('matplotlib').get_backend()")
+    k.execute("%matplotlib nbagg")
+    assert k.eval("__import__('matplotlib').get_backend()") == "module://nbagg"
+
+
+def test_module_backend_works_without_extension(fresh_kernel):
+    k = fresh_kernel
+    k.execute("import matplotlib; matplotlib.use('module://nbagg'); import matplotlib.pyplot as plt")
+    outputs = k.execute("fig = plt.figure(); plt.plot([1, 2]); plt.show()")
+    assert len(figure_ids(outputs)) == 1
+
+
+def test_figure_appears_once_at_end_of_cell_with_static_fallback(kernel):
+    outputs = kernel.execute("fig, ax = plt.subplots(figsize=(4, 3), dpi=100)\nprint('after')")
+    kinds = [o["msg_type"] for o in outputs]
+    assert kinds == ["stream", "display_data"], kinds  # the figure comes after the cell's own output
+    data = outputs[1]["content"]["data"]
+    assert set(data) == {MIME_TYPE, "image/png", "text/plain"}
+    assert data[MIME_TYPE]["width"] == 400 and data[MIME_TYPE]["height"] == 300
+    assert outputs[1]["content"]["metadata"]["image/png"] == {"width": 400, "height": 300}
+    assert outputs[1]["content"]["transient"]["display_id"].startswith("nbagg-")
+    # A later cell that does not create a figure shows nothing new.
+    assert figure_ids(kernel.execute("ax.set_title('later')")) == []
+
+
+def test_several_figures_in_one_cell_all_appear(kernel):
+    outputs = kernel.execute("f1 = plt.figure(); f2 = plt.figure(); f3, _ = plt.subplots()")
+    assert len(set(figure_ids(outputs))) == 3
+
+
+def test_non_interactive_mode_shows_on_plt_show(kernel):
+    try:
+        assert figure_ids(kernel.execute("plt.ioff(); g = plt.figure(); plt.plot([3, 1])")) == []
+        assert len(figure_ids(kernel.execute("plt.show()"))) == 1
+        assert figure_ids(kernel.execute("plt.show()")) == []  # already shown
+    finally:
+        kernel.execute("plt.ion()")
+
+
+def test_display_fig_adds_a_view_and_fig_show_shows_once(kernel):
+    fid, _ = show_figure(kernel)
+    assert figure_ids(kernel.execute("display(fig)")) == [fid]
+    assert figure_ids(kernel.execute("fig.show()")) == []  # already shown: fig.show() only redraws
+    assert figure_ids(kernel.execute("h = plt.figure(); h.show()")) != []
+
+
+def test_first_frame_is_full_and_pixels_match_the_kernel(kernel):
+    fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 1), dpi=100, facecolor='red')")
+    view = kernel.open_view(fid)
+    frame = view.recv_frame()
+    assert frame["full"] and (frame["width"], frame["height"]) == (200, 100)
+    assert (view.canvas == RED).all()
+    assert sha(view.canvas) == kernel_pixels_sha(kernel)
+
+
+def test_later_cell_sends_only_the_changed_region(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100); ax.plot([0, 1], [0, 1]);")
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    kernel.execute("ax.set_title('hello title')")
+    frame = view.recv_frame()
+    assert not frame["full"]
+    area = sum(w * h for _, _, w, h in frame["rects"])
+    assert 0 < area < 0.1 * 640 * 480
+    assert all(y < 60 for _, y, _, _ in frame["rects"]), frame["rects"]  # the title is at the top
+    assert sha(view.canvas) == kernel_pixels_sha(kernel)
+
+
+def test_nothing_changing_sends_nothing(kernel):
+    fid, _ = show_figure(kernel)
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    kernel.execute("fig.canvas.draw_idle(); x = 1")  # a redraw with identical pixels
+    with pytest.raises(TimeoutError):
+        view.recv(timeout=1.5, type="frame")
+
+
+def test_flow_control_coalesces_to_the_newest_state(kernel):
+    fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 2), dpi=50); ax = fig.add_axes([0, 0, 1, 1])")
+    view = kernel.open_view(fid)
+    view.recv_frame(ack=False)  # seq 1 in flight
+    colors = ["red", "green", "blue", "yellow", "black", "cyan"]
+    for color in colors:
+        kernel.execute(f"ax.set_facecolor('{color}'); fig.canvas.draw()")
+    view.recv_frame(ack=False)  # seq 2: the second in flight; after that the kernel must hold back
+    with pytest.raises(TimeoutError):
+        view.recv(timeout=1.0, type="frame")
+    view.send({"type": "ack", "seq": 2})  # acknowledges both
+    frame = view.recv_frame()
+    assert frame["seq"] == 3
+    assert tuple(view.canvas[50, 50]) == (0, 255, 255, 255)  # cyan: the newest state, no backlog
+    with pytest.raises(TimeoutError):
+        view.recv(timeout=1.0, type="frame")
+
+
+def test_bad_messages_get_errors_and_change_nothing(kernel):
+    fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 1), dpi=100, facecolor='red')")
+    view = kernel.open_view(fid)
+    other = kernel.open_view(fid)
+    view.recv_frame()
+    other.recv_frame()
+    bad = [
+        {"type": "nope"},
+        {"no": "type"},
+        {"type": "mouse", "kind": "press", "x": float("nan"), "y": 1},
+        {"type": "mouse", "kind": "press", "x": 1e300, "y": 1},
+        {"type": "toolbar", "action": "__init__"},
+        {"type": "resize", "width": "big", "height": 1},
+        {"type": "key", "kind": "press", "key": "a" * 1000},
+        {"type": "ack"},
+    ]
+    for msg in bad:
+        view.send(msg)
+        error = view.recv(type="error")
+        assert error["code"] == "bad_message" and error["message"]
+    view.send({"type": "refresh"}, buffers=[b"unexpected"])
+    assert view.recv(type="error")["code"] == "bad_message"
+    kernel.execute("fig.patch.set_facecolor('blue')")
+    view.recv_frame()
+    other.recv_frame()
+    assert (view.canvas == BLUE).all() and (other.canvas == BLUE).all()
+    assert kernel.eval("1 + 1") == 2
+
+
+def test_resize_to_absurd_size_is_clamped(kernel):
+    fid, _ = show_figure(kernel)
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    view.send({"type": "resize", "width": 1e9, "height": 1e9})
+    frame = view.recv_frame()
+    assert frame["full"]
+    assert frame["width"] <= MAX_SIZE and frame["height"] <= MAX_SIZE
+    assert frame["width"] * frame["height"] <= 16_000_000
+    view.send({"type": "resize", "width": 300, "height": 200})
+    frame = view.recv_frame()
+    assert (frame["width"], frame["height"]) == (300, 200)
+    assert kernel.eval("list(fig.get_size_inches() * fig.dpi)") == [300, 200]
+
+
+def test_hidpi_view_gets_device_resolution(kernel):
+    fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(3, 2), dpi=100, facecolor='red')")
+    view = kernel.open_view(fid, dpr=2)
+    frame = view.recv_frame()
+    assert (frame["width"], frame["height"], frame["dpr"]) == (600, 400, 2.0)
+    assert (view.canvas == RED).all()
+
+
+def test_mouse_events_reach_callbacks_with_data_coordinates(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "fig, ax = plt.subplots(figsize=(4, 4), dpi=100); ax.set_xlim(0, 10); ax.set_ylim(0, 10)\n"
+        "events = []\n"
+        "fig.canvas.mpl_connect('button_press_event', lambda e: events.append((e.button.value, e.xdata, e.ydata)))",
+    )
+    for dpr in (1, 2):
+        view = kernel.open_view(fid, dpr=dpr)
+        view.recv_frame()
+        # The axes centre in CSS pixels from the top-left.
+        cx, cy = kernel.eval("[float(v) for v in ax.transAxes.transform((0.5, 0.5)) / fig.canvas.device_pixel_ratio]")
+        css_y = 400 - cy
+        view.send({"type": "mouse", "kind": "press", "x": cx, "y": css_y, "button": 2, "buttons": 2, "modifiers": []})
+        view.send({"type": "mouse", "kind": "release", "x": cx, "y": css_y, "button": 2, "buttons": 0, "modifiers": []})
+        kernel.execute("x = 1")  # the comm messages were handled before this cell
+        button, x, y = kernel.eval("events[-1]")
+        assert button == 3 and x == pytest.approx(5, abs=0.05) and y == pytest.approx(5, abs=0.05)
+        view.close()
+
+
+def test_two_views_converge(kernel):
+    fid, _ = show_figure(kernel)
+    a, b = kernel.open_view(fid), kernel.open_view(fid)
+    a.recv_frame()
+    b.recv_frame()
+    a.send({"type": "toolbar", "action": "zoom"})
+    kernel.execute("ax.plot([0, 1], [1, 0])")
+    a.recv_frame()
+    b.recv_frame()
+    assert sha(a.canvas) == sha(b.canvas) == kernel_pixels_sha(kernel)
+
+
+def test_download_formats_are_valid_files(kernel):
+    fid, _ = show_figure(kernel)
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    for fmt, magic in [("png", b"\x89PNG\r\n\x1a\n"), ("svg", b"<?xml"), ("pdf", b"%PDF-")]:
+        view.send({"type": "download", "format": fmt})
+        msg = view.recv(type="download")
+        assert msg["buffers"][0].startswith(magic) and msg["filename"].endswith("." + fmt)
+
+
+def test_close_from_the_view_leaves_a_static_image(kernel):
+    fid, _ = show_figure(kernel)
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    view.send({"type": "close"})
+    assert view.recv(type="closed")
+    assert view.recv(type="comm_close")
+    update = None
+    while update is None:
+        msg = kernel.kc.get_iopub_msg(timeout=10)
+        if msg["msg_type"] == "update_display_data":
+            update = msg
+    assert set(update["content"]["data"]) == {"image/png", "text/plain"}
+    assert update["content"]["transient"]["display_id"] == f"nbagg-{fid}"
+    assert kernel.eval("plt.fignum_exists(fig.number)") is False
+    late = kernel.open_view(fid)
+    assert late.recv(type="error")["code"] == "unknown_figure"
+    assert late.recv(type="comm_close")
+
+
+def test_comm_messages_from_a_subshell_thread_run_on_the_main_thread(kernel):
+    """ipykernel 7 runs a comm message on the thread of the subshell named in its header."""
+    fid, _ = show_figure(
+        kernel,
+        "import threading\nthreads = []\nfig, ax = plt.subplots()\n"
+        "fig.canvas.mpl_connect('key_press_event', "
+        "lambda e: threads.append((threading.current_thread() is threading.main_thread(), e.key)))",
+    )
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    major = int(kernel.eval("__import__('ipykernel').__version__").split(".")[0])
+    msg = kernel.kc.session.msg("comm_msg", {"comm_id": view.id, "data": {"type": "key", "kind": "press", "key": "q"}})
+    if major >= 7:
+        kernel.kc.control_channel.send(kernel.kc.session.msg("create_subshell_request", {}))
+        reply = kernel.kc.get_control_msg(timeout=10)
+        msg["header"]["subshell_id"] = reply["content"]["subshell_id"]
+    kernel.kc.shell_channel.send(msg)
+    for _ in range(50):
+        got = kernel.eval("threads")
+        if got:
+            break
+        try:
+            kernel.kc.get_iopub_msg(timeout=0.1)
+        except queue.Empty:
+            pass
+    assert got == [[True, "q"]]
