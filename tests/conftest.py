@@ -1,10 +1,20 @@
 import os
 import sys
+import uuid
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from browser_harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SETUP,
+    NotebookPage,
+    NotebookServer,
+    shutdown_kernels,
+    write_notebook,
+)
 from kernel_harness import Kernel  # noqa: E402
 
 
@@ -25,3 +35,49 @@ def fresh_kernel():
         yield k
     finally:
         k.shutdown()
+
+
+@pytest.fixture(scope="session")
+def notebook_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("notebooks")
+    server = NotebookServer(root, tmp_path_factory.mktemp("jupyter-home"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def open_notebook(browser, notebook_server):
+    """open_notebook(cells, dpr=1) -> NotebookPage: write a notebook, open it in a new tab, run it."""
+    contexts = []
+
+    def _open(cells, dpr=1, run=True, setup=True, viewport=None):
+        name = f"t-{uuid.uuid4().hex[:8]}.ipynb"
+        write_notebook(notebook_server.root / name, ([SETUP] if setup else []) + list(cells))
+        context = browser.new_context(
+            device_scale_factor=dpr, accept_downloads=True, viewport=viewport or {"width": 1200, "height": 900}
+        )
+        contexts.append(context)
+        nb = NotebookPage(context.new_page(), notebook_server, name)
+        nb.name = name
+        if run:
+            nb.run_all()
+        return nb
+
+    yield _open
+    for context in contexts:
+        context.close()
+    shutdown_kernels(notebook_server)
