@@ -101,6 +101,14 @@ def test_change_spanning_several_bands_in_same_columns_is_one_rect():
     assert dirty_rects(a, b) == [(30, 5, 10, 4 * BAND + 2)]
 
 
+def test_same_columns_in_two_bands_with_unchanged_rows_between_stay_apart():
+    a = blank(3 * BAND, 100)
+    b = a.copy()
+    b[2:5, 30:40] = 0
+    b[BAND + 10 : BAND + 12, 30:40] = 0
+    assert dirty_rects(a, b) == [(30, 2, 10, 3), (30, BAND + 10, 10, 2)]
+
+
 def test_full_column_change_over_whole_image_is_one_rect():
     a = blank(5 * BAND + 3, 40)  # height not a multiple of BAND
     b = a.copy()
