@@ -4,6 +4,7 @@ import io
 import re
 
 import pytest
+from browser_harness import ARTIFACTS
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -178,3 +179,34 @@ def test_close_leaves_a_static_image(open_notebook):
     assert nb.eval("plt.get_fignums()") == []
     nb.screenshot("closed-figure.png")
     assert nb.console_errors == []
+
+
+def test_demo_notebook_runs_live_in_the_browser(open_notebook, notebook_server):
+    """notebooks/demo.ipynb, run top to bottom: every figure live, no errors; screenshot for the README."""
+    import shutil
+    from pathlib import Path
+
+    import nbformat
+
+    demo = Path(__file__).parent.parent / "notebooks" / "demo.ipynb"
+    shutil.copy(demo, notebook_server.root / "demo.ipynb")
+    nb = open_notebook([], run=False, setup=False)
+    nb.open("demo.ipynb")
+    nb.run_all()
+    expected_live = 6  # fig, two in a loop, fig2 twice (closed at the end), fig3
+    nb.page.wait_for_function(
+        "() => document.querySelectorAll('.nbagg-figure[data-nbagg-state=live]').length >= 4", timeout=30_000
+    )
+    errors = nb.page.locator(".output_error").count()
+    assert errors == 0, nb.page.locator(".output_error").first.text_content()
+    live = nb.page.locator(".nbagg-figure[data-nbagg-state=live]").count()
+    assert live == expected_live - 2  # the two views of fig2 became static images when it closed
+    assert nbformat.validate(nbformat.read(demo, as_version=4)) is None
+    assert nb.console_errors == []
+    first = nb.figure(0)
+    first.scroll_into_view_if_needed()
+    nb.page.mouse.move(*page_xy(nb, 6, 0.5))
+    nb.page.wait_for_function("() => /\\d/.test(document.querySelector('.nbagg-status').textContent)")
+    # The README's picture (docs/live-figure.png) is a copy of this screenshot.
+    ARTIFACTS.mkdir(exist_ok=True)
+    first.screenshot(path=str(ARTIFACTS / "live-figure.png"))
