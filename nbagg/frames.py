@@ -69,16 +69,24 @@ def dirty_rects(previous: np.ndarray, current: np.ndarray) -> list[Rect]:
         return []
     height = changed.shape[0]
     rects: list[Rect] = []
+    open_rects: dict[tuple[int, int], int] = {}  # columns -> index of a rect ending at this band's top
     for top in range(0, height, BAND):
         band = changed[top : top + BAND]
+        next_open: dict[tuple[int, int], int] = {}
         for x0, x1 in _runs(band.any(axis=0), MAX_GAP):
             rows = np.flatnonzero(band[:, x0:x1].any(axis=1))
             y0, y1 = top + int(rows[0]), top + int(rows[-1]) + 1
-            last = rects[-1] if rects else None
-            if last and last[0] == x0 and last[2] == x1 - x0 and last[1] + last[3] == y0:
-                rects[-1] = (x0, last[1], x1 - x0, y1 - last[1])
+            above = open_rects.get((x0, x1))
+            if above is not None and y0 == top:
+                ax, ay, aw, _ = rects[above]
+                rects[above] = (ax, ay, aw, y1 - ay)
+                index = above
             else:
                 rects.append((x0, y0, x1 - x0, y1 - y0))
+                index = len(rects) - 1
+            if y1 == min(top + BAND, height):
+                next_open[(x0, x1)] = index
+        open_rects = next_open
     if len(rects) > MAX_RECTS:
         return [bounding_box(rects)]
     return rects

@@ -29,12 +29,19 @@ class ProtocolError(ValueError):
     """A message from the browser that the kernel refuses; the text goes back to the view."""
 
 
+def _show(value: Any) -> str:
+    """A bad value as it appears in an error message: repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _number(lo: float, hi: float):
     def check(name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProtocolError(f"{name} must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or not lo <= value <= hi:
-            raise ProtocolError(f"{name} must be a finite number in [{lo}, {hi}], got {value!r}")
+        # Range first: a 400-digit JSON integer overflows math.isfinite; NaN fails the range.
+        if not lo <= value <= hi or not math.isfinite(value):
+            raise ProtocolError(f"{name} must be a finite number in [{lo}, {hi}], got {_show(value)}")
         return float(value)
 
     return check
@@ -45,7 +52,7 @@ def _integer(lo: int, hi: int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ProtocolError(f"{name} must be an integer, got {type(value).__name__}")
         if not lo <= value <= hi:
-            raise ProtocolError(f"{name} must be in [{lo}, {hi}], got {value}")
+            raise ProtocolError(f"{name} must be in [{lo}, {hi}], got {_show(value)}")
         return value
 
     return check
@@ -54,7 +61,7 @@ def _integer(lo: int, hi: int):
 def _choice(*allowed: str):
     def check(name: str, value: Any) -> str:
         if value not in allowed:
-            raise ProtocolError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+            raise ProtocolError(f"{name} must be one of {', '.join(allowed)}, got {_show(value)}")
         return value
 
     return check
@@ -71,7 +78,7 @@ def _modifiers(name: str, value: Any) -> tuple[str, ...]:
         raise ProtocolError(f"{name} must be a list drawn from {', '.join(MODIFIERS)}")
     for item in value:
         if item not in MODIFIERS:
-            raise ProtocolError(f"{name} must be a list drawn from {', '.join(MODIFIERS)}, got {item!r}")
+            raise ProtocolError(f"{name} must be a list drawn from {', '.join(MODIFIERS)}, got {_show(item)}")
     return tuple(m for m in MODIFIERS if m in value)
 
 
@@ -114,7 +121,7 @@ def parse(message: Any, buffers: list | None = None) -> dict[str, Any]:
         raise ProtocolError(f"a message must be a JSON object, got {type(message).__name__}")
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in SCHEMA:
-        raise ProtocolError(f"unknown message type {kind!r}" if isinstance(kind, str) else "message has no type")
+        raise ProtocolError(f"unknown message type {_show(kind)}" if isinstance(kind, str) else "message has no type")
     if buffers:
         raise ProtocolError(f"{kind} messages carry no binary buffers")
     if len(message) > MAX_MESSAGE_FIELDS:
@@ -122,7 +129,7 @@ def parse(message: Any, buffers: list | None = None) -> dict[str, Any]:
     fields = SCHEMA[kind]
     unknown = set(message) - set(fields) - {"type"}
     if unknown:
-        raise ProtocolError(f"{kind} message has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+        raise ProtocolError(f"{kind} message has unknown fields: {', '.join(sorted(map(str, unknown)))[:80]}")
     clean: dict[str, Any] = {"type": kind}
     for name, check in fields.items():
         if name in message:
