@@ -34,7 +34,6 @@ define([
       this.view = view;
       this.figureId = figureId;
       this.comm = null;
-      this.kernel = null;
       this.staleComm = null;  // dropped when the websocket went away; closed on reconnect
       this.attached = false;  // seen in the document at least once (see watchDetach)
     }
@@ -63,7 +62,6 @@ define([
         dpr: clampDpr(window.devicePixelRatio),
       });
       this.comm = comm;
-      this.kernel = kernel;
       // Callbacks from a comm this mount has since dropped are ignored.
       comm.on_msg((msg) => {
         if (this.comm !== comm) return;
@@ -89,11 +87,13 @@ define([
      * The kernel connection went away: drop the comm without sending anything. After a
      * restart or a death the kernel process is new and never knew it; after a lost
      * websocket (`keepForClose`) the same kernel may come back, and is told on reconnect.
+     * The comm stays registered with the notebook so that late messages from the old
+     * kernel (it closes its comms on the way out) land in our callbacks, which ignore
+     * them, instead of in "Comm promise not found" errors; that close unregisters it.
      */
     abandon(text, keepForClose) {
       const comm = this.comm;
       this.comm = null;
-      if (comm && this.kernel) this.kernel.comm_manager.unregister_comm(comm);
       this.staleComm = keepForClose ? comm : null;
       this.view.setDisconnected(text);
     }

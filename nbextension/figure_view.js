@@ -520,6 +520,8 @@ define([], function () {
       this._rubberband = null;
       this._drawRubberband();
       this._canvas.style.cursor = '';
+      this._status.textContent = '';
+      this._onMode({ mode: '' });  // the kernel's mode no longer applies; sent again on reconnect
       this._note.textContent = String(text);
       this._note.hidden = false;
       this._setState('disconnected');
