@@ -7,6 +7,8 @@ messages (see protocol.py) and becomes matplotlib events.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from matplotlib.backend_bases import (
     KeyEvent,
@@ -37,6 +39,8 @@ _BUTTONS_BITS = {
     8: MouseButton.BACK,
     16: MouseButton.FORWARD,
 }
+# MouseEvent(buttons=...) arrived in matplotlib 3.10; older versions dead-reckon the button.
+_HAS_BUTTONS = "buttons" in inspect.signature(MouseEvent).parameters
 _MODIFIER_NAMES = {"ctrl": "ctrl", "alt": "alt", "shift": "shift", "meta": "super"}
 _CURSORS = {
     Cursors.POINTER: "default",
@@ -214,8 +218,10 @@ class FigureCanvasNbagg(FigureCanvasAgg):
             name = "button_release_event" if kind == "release" else "button_press_event"
             MouseEvent(name, self, x, y, button, dblclick=kind == "dblclick", modifiers=mods)._process()
         elif kind == "move":
-            buttons = {b for bit, b in _BUTTONS_BITS.items() if msg["buttons"] & bit}
-            MouseEvent("motion_notify_event", self, x, y, buttons=buttons, modifiers=mods)._process()
+            extra = {}
+            if _HAS_BUTTONS:
+                extra["buttons"] = {b for bit, b in _BUTTONS_BITS.items() if msg["buttons"] & bit}
+            MouseEvent("motion_notify_event", self, x, y, modifiers=mods, **extra)._process()
         else:
             LocationEvent(f"figure_{kind}_event", self, x, y, modifiers=mods)._process()
 

@@ -624,7 +624,10 @@ define([], function () {
       on(canvas, 'pointercancel', (e) => this._onPointerUp(e, this._pressedButton));
       on(canvas, 'pointerenter', (e) => this._sendMouse('enter', e));
       on(canvas, 'pointerleave', (e) => this._sendMouse('leave', e));
-      on(canvas, 'dblclick', (e) => this._sendMouse('dblclick', e));
+      // Mouse presses are sent from `mousedown`, whose `detail` counts clicks: the second
+      // press of a double click goes out as `dblclick`, as desktop matplotlib reports it
+      // (press, release, press with dblclick=True, release). Pen and touch use pointerdown.
+      on(canvas, 'mousedown', (e) => this._onMouseDown(e));
       on(canvas, 'contextmenu', (e) => e.preventDefault());
       // A passive listener cannot stop the page scrolling: only ask for that if told to.
       on(canvas, 'wheel', (e) => this._onWheel(e), { passive: !this._captureScroll });
@@ -691,7 +694,12 @@ define([], function () {
         // The pointer is already gone; nothing to capture.
       }
       this._pressedButton = Math.max(0, e.button);
-      this._sendMouse('press', e);
+      if (e.pointerType !== 'mouse') this._sendMouse('press', e);
+    }
+
+    _onMouseDown(e) {
+      if (!this._connected()) return;
+      this._sendMouse(e.detail === 2 ? 'dblclick' : 'press', e);
     }
 
     _onPointerMove(e) {

@@ -267,3 +267,27 @@ def test_comm_messages_from_a_subshell_thread_run_on_the_main_thread(kernel):
         except queue.Empty:
             pass
     assert got == [[True, "q"]]
+
+
+def test_pan_drag_and_motion_events(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "fig, ax = plt.subplots(figsize=(4, 4), dpi=100); ax.set_xlim(0, 10); ax.set_ylim(0, 10)\n"
+        "moves = []\nfig.canvas.mpl_connect('motion_notify_event', lambda e: moves.append(e.xdata))",
+    )
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    view.send({"type": "toolbar", "action": "pan"})
+    cx, cy = kernel.eval("[float(v) for v in ax.transAxes.transform((0.5, 0.5))]")
+    y = 400 - cy
+    mouse = {"type": "mouse", "button": 0, "modifiers": []}
+    view.send({**mouse, "kind": "press", "x": cx, "y": y, "buttons": 1})
+    view.send({**mouse, "kind": "move", "x": cx - 50, "y": y, "buttons": 1})
+    view.send({**mouse, "kind": "release", "x": cx - 50, "y": y, "buttons": 0})
+    frame = view.recv_frame()
+    assert not frame["full"]
+    assert len(kernel.eval("moves")) == 1
+    x0, x1 = kernel.eval("list(ax.get_xlim())")
+    width_px = kernel.eval("float(ax.bbox.width)")
+    shift = 50 / width_px * 10
+    assert x0 == pytest.approx(shift, abs=0.01) and x1 == pytest.approx(10 + shift, abs=0.01)
