@@ -22,8 +22,8 @@ demo: setup
 # Set everything up and run every test (unit, kernel, browser) plus the linters.
 test: setup
 	bash .ci/ensure-chromium
-	$(BIN)/ruff check nbagg tests benchmarks
-	$(BIN)/ruff format --check nbagg tests benchmarks
+	$(BIN)/ruff check nbagg tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check nbagg tests $(wildcard benchmarks)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

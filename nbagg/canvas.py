@@ -8,6 +8,8 @@ messages (see protocol.py) and becomes matplotlib events.
 from __future__ import annotations
 
 import inspect
+import logging
+import weakref
 
 import numpy as np
 from matplotlib.backend_bases import (
@@ -23,6 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from . import mainloop
 from .protocol import mpl_key
+
+log = logging.getLogger("nbagg")
 
 # JS MouseEvent.button -> matplotlib button; JS `buttons` bit -> matplotlib button.
 _BUTTON = {
@@ -54,17 +58,28 @@ _CURSORS = {
 
 
 class TimerNbagg(TimerBase):
-    """A matplotlib timer on the kernel's main event loop (animations, new_timer)."""
+    """A matplotlib timer on the kernel's main event loop (animations, new_timer).
+
+    The loop holds the timer only weakly: as on desktop backends, deleting the last
+    reference to a timer (or to the animation that owns it) stops it.
+    """
 
     def __init__(self, *args, **kwargs):
         self._handle = None
+        self._running = False
+        self._reported = False
         super().__init__(*args, **kwargs)
+
+    def _schedule(self):
+        self._handle = mainloop.call_later(max(self.interval, 0) / 1000, _tick_timer, weakref.ref(self))
 
     def _timer_start(self):
         self._timer_stop()
-        self._handle = mainloop.call_later(max(self.interval, 0) / 1000, self._tick)
+        self._running = True
+        self._schedule()
 
     def _timer_stop(self):
+        self._running = False
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -75,19 +90,30 @@ class TimerNbagg(TimerBase):
 
     def _tick(self):
         self._handle = None
-        self._on_timer()  # may call stop(); runs the callbacks
-        if not self._single and self.callbacks and self._handle is None and self._running:
-            self._handle = mainloop.call_later(max(self.interval, 0) / 1000, self._tick)
+        try:
+            self._on_timer()  # runs the callbacks; may call stop()
+        except Exception as exc:
+            # Like a desktop backend: report, keep the timer (and the kernel) running.
+            if not self._reported:
+                self._reported = True
+                report = getattr(self, "error_reporter", None)
+                (report or _log_exception)(exc, "a timer callback (animation function?)")
+        if self._running and not self._single and self.callbacks and self._handle is None:
+            self._schedule()
 
-    def start(self, interval=None):
-        self._running = True
-        super().start(interval)
+    def __del__(self):
+        if self._handle is not None:
+            self._handle.cancel()
 
-    def stop(self):
-        self._running = False
-        super().stop()
 
-    _running = False
+def _tick_timer(ref):
+    timer = ref()
+    if timer is not None:
+        timer._tick()
+
+
+def _log_exception(exc, context):
+    log.error("nbagg: exception in %s", context, exc_info=exc)
 
 
 class NavigationToolbarNbagg(NavigationToolbar2):
@@ -159,7 +185,35 @@ class FigureCanvasNbagg(FigureCanvasAgg):
     def __init__(self, *args, **kwargs):
         self._draw_scheduled = False
         self._last_xy = (0.0, 0.0)
+        self._capture_scroll = False
+        self.in_event_loop = False  # True while plt.pause()/start_event_loop blocks the kernel
         super().__init__(*args, **kwargs)
+        # An exception in an mpl_connect callback is shown in the notebook and the figure
+        # stays interactive (matplotlib would re-raise it here: we have no GUI loop).
+        self.callbacks.exception_handler = lambda exc: self._report_error(exc, "a figure callback")
+
+    @property
+    def capture_scroll(self) -> bool:
+        """Whether a scroll over the figure is kept from also scrolling the page (default: no)."""
+        return self._capture_scroll
+
+    @capture_scroll.setter
+    def capture_scroll(self, value: bool) -> None:
+        self._capture_scroll = bool(value)
+        if self.manager is not None:
+            self.manager.broadcast({"type": "capture_scroll", "value": self._capture_scroll})
+
+    def new_timer(self, *args, **kwargs):
+        timer = super().new_timer(*args, **kwargs)
+        timer.error_reporter = self._report_error
+        return timer
+
+    def _report_error(self, exc, context):
+        manager = self.manager
+        if manager is not None:
+            manager.report_error(exc, context)
+        else:
+            _log_exception(exc, context)
 
     # -- drawing: every draw or blit produces a frame for the views -----------------
 
@@ -187,6 +241,15 @@ class FigureCanvasNbagg(FigureCanvasAgg):
 
     def flush_events(self):
         self._draw_if_scheduled()
+
+    def start_event_loop(self, timeout=0):
+        # plt.pause() inside a cell: the kernel's loop is blocked, so draws happen here
+        # (flush_events) and the views' acknowledgements cannot arrive until the cell ends.
+        self.in_event_loop = True
+        try:
+            super().start_event_loop(timeout)
+        finally:
+            self.in_event_loop = False
 
     def _frame_ready(self):
         manager = self.manager

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 from matplotlib import is_interactive
 from matplotlib._pylab_helpers import Gcf
-from matplotlib.backend_bases import FigureManagerBase, ResizeEvent
+from matplotlib.backend_bases import CloseEvent, FigureManagerBase, ResizeEvent
 
 from . import protocol
 from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
+from .errors import current_parent, publish_traceback
 from .frames import EncodedUpdate, Frame, encode_png, encode_update
 from .view import View
 
@@ -45,6 +46,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.shown = False  # published at least once as an output
         self.pending_show = False  # created in interactive mode: show at the end of the cell
         self.closed = False
+        self.display_parent: dict | None = None
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
         super().__init__(canvas, num)
@@ -75,6 +77,7 @@ class FigureManagerNbagg(FigureManagerBase):
 
         self.pending_show = False
         self.shown = True
+        self.display_parent = current_parent()  # tracebacks from callbacks go to this cell
         self.canvas.draw()
         data, metadata = self.mimebundle(live=True)
         display(data, raw=True, metadata=metadata, display_id=self.display_id)
@@ -114,8 +117,9 @@ class FigureManagerNbagg(FigureManagerBase):
         self._version += 1
         self.frame = Frame(pixels.copy(), float(self.canvas.device_pixel_ratio), self._version)
         self._encoded.clear()
+        blocked = self.canvas.in_event_loop
         for view in list(self.views.values()):
-            view.offer(self.frame, self._encode)
+            view.offer(self.frame, self._encode, blocked)
 
     def _encode(self, base: Frame | None, current: Frame) -> EncodedUpdate:
         """Encode once for all views that share the same base frame."""
@@ -131,6 +135,8 @@ class FigureManagerNbagg(FigureManagerBase):
         self.views[view.id] = view
         toolbar = self.toolbar
         view.send({"type": "title", "text": self.get_window_title() or ""})
+        if self.canvas.capture_scroll:
+            view.send({"type": "capture_scroll", "value": True})
         if toolbar is not None:
             view.send(toolbar.mode_message())
             view.send(toolbar.history_message())
@@ -214,6 +220,14 @@ class FigureManagerNbagg(FigureManagerBase):
     def _on_close(self, view, msg):
         Gcf.destroy(self)
 
+    def _on_output_removed(self, view, msg):
+        # The browser removed the output holding this view (cell re-run, output cleared,
+        # cell deleted). A figure nobody can see any more is closed, so re-running a cell
+        # does not pile figures up. A page reload only closes the comm: not a close.
+        self.remove_view(view.id)
+        if not self.views:
+            Gcf.destroy(self)
+
     _handlers = {
         "ack": _on_ack,
         "mouse": _on_mouse,
@@ -225,6 +239,7 @@ class FigureManagerNbagg(FigureManagerBase):
         "download": _on_download,
         "refresh": _on_refresh,
         "close": _on_close,
+        "output_removed": _on_output_removed,
     }
 
     def send_download(self, view: View | None, fmt: str) -> None:
@@ -241,12 +256,25 @@ class FigureManagerNbagg(FigureManagerBase):
 
     # -- closing -----------------------------------------------------------------
 
+    def full_screen_toggle(self):
+        """Key 'f': the browser's nearest equivalent, full screen for the figure element."""
+        self.broadcast({"type": "fullscreen"})
+
+    def report_error(self, exc: BaseException, context: str) -> None:
+        """A user callback raised: traceback into the figure's cell, summary to its views."""
+        publish_traceback(exc, self.display_parent or current_parent(), context)
+        self.broadcast({"type": "error", "code": "callback_error", "message": f"{type(exc).__name__}: {exc}"})
+
     def destroy(self):
         """plt.close(fig): views show the last frame; outputs become static images."""
         if self.closed:
             return
         self.closed = True
         managers.pop(self.figure_id, None)
+        try:
+            CloseEvent("close_event", self.canvas)._process()  # stops animations, user hooks
+        except Exception as exc:
+            self.report_error(exc, "a close_event callback")
         for view in list(self.views.values()):
             view.send({"type": "closed"})
             view.close()

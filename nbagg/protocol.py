@@ -104,6 +104,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "download": {"format": _choice("png", "svg", "pdf")},
     "refresh": {},
     "close": {},
+    "output_removed": {},
 }
 _OPTIONAL = {
     ("mouse", "button"),

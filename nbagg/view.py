@@ -9,6 +9,7 @@ what that view really has, so a slow browser always catches up to the newest sta
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from .frames import EncodedUpdate, Frame
@@ -16,6 +17,9 @@ from .frames import EncodedUpdate, Frame
 log = logging.getLogger("nbagg")
 
 MAX_IN_FLIGHT = 2
+# While user code blocks the kernel (plt.pause loops) acknowledgements cannot arrive; a
+# view then gets at most one frame per BLOCKED_INTERVAL seconds instead of none at all.
+BLOCKED_INTERVAL = 0.1
 
 Send = Callable[[dict, list], None]
 Encoder = Callable[[Frame | None, Frame], EncodedUpdate]
@@ -32,19 +36,26 @@ class View:
         self.stale = False  # a newer frame exists that this view has not been sent
         self.seq = 0
         self.frames_sent = 0
+        self.last_sent = 0.0  # time.monotonic() of the last frame sent
         self.closed = False
 
     def send(self, msg: dict, buffers: list | None = None) -> None:
         if not self.closed:
             self._send(msg, buffers or [])
 
-    def offer(self, frame: Frame, encode: Encoder) -> None:
-        """A new frame exists: send it now if the view has room, else remember it is stale."""
+    def offer(self, frame: Frame, encode: Encoder, blocked: bool = False) -> None:
+        """A new frame exists: send it now if the view has room, else remember it is stale.
+
+        ``blocked`` says the kernel is inside user code that cannot hear acknowledgements.
+        """
         if self.closed or frame is self.base:
             return
-        if len(self.in_flight) >= MAX_IN_FLIGHT:
+        now = time.monotonic()
+        full = len(self.in_flight) >= MAX_IN_FLIGHT
+        if full and not (blocked and now - self.last_sent >= BLOCKED_INTERVAL):
             self.stale = True
             return
+        self.last_sent = now
         self.stale = False
         update = encode(self.base, frame)
         self.base = frame

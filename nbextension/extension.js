@@ -105,6 +105,12 @@ define([
         return false;
       }
       if (!this.attached) return false;  // rendered but not inserted yet
+      // An update_display_data re-render inserts the new output before this runs: only a
+      // figure shown nowhere else on the page is reported as removed.
+      const figureId = this.view.element.dataset.figureId;
+      const shownElsewhere = Array.from(document.querySelectorAll('.nbagg-figure'))
+        .some((node) => node.dataset.figureId === figureId);
+      if (!shownElsewhere) this.view.notifyOutputRemoved();
       this.dispose();
       return true;
     }

@@ -324,6 +324,8 @@ define([], function () {
         case 'download': this._onDownload(msg, buffers || []); break;
         case 'error': this._onError(msg); break;
         case 'closed': this._enqueue(() => this._showClosed()); break;
+        case 'capture_scroll': this._captureScroll = Boolean(msg.value); break;
+        case 'fullscreen': this._toggleFullscreen(); break;
         default: console.debug('nbagg: ignoring message of type', msg.type);
       }
     }
@@ -629,8 +631,8 @@ define([], function () {
       // (press, release, press with dblclick=True, release). Pen and touch use pointerdown.
       on(canvas, 'mousedown', (e) => this._onMouseDown(e));
       on(canvas, 'contextmenu', (e) => e.preventDefault());
-      // A passive listener cannot stop the page scrolling: only ask for that if told to.
-      on(canvas, 'wheel', (e) => this._onWheel(e), { passive: !this._captureScroll });
+      // Not passive: the kernel may switch capture-scroll on later (canvas.capture_scroll).
+      on(canvas, 'wheel', (e) => this._onWheel(e), { passive: false });
       on(canvas, 'keydown', (e) => this._onKey(e, 'press'));
       on(canvas, 'keyup', (e) => this._onKey(e, 'release'));
 
@@ -641,6 +643,25 @@ define([], function () {
       on(handle, 'lostpointercapture', () => this._endResizeDrag(true));
 
       this._watchDpr();
+    }
+
+    /** Key 'f' in the kernel: full screen for this figure, or back. */
+    _toggleFullscreen() {
+      const root = this._root;
+      if (document.fullscreenElement === root) {
+        document.exitFullscreen().catch(() => {});
+      } else if (root.requestFullscreen) {
+        root.requestFullscreen().catch((err) => this._showError(`full screen refused: ${err.message}`));
+      }
+    }
+
+    /**
+     * The output holding this view was removed (cell re-run, output cleared, cell
+     * deleted) and no other output on the page shows the figure: tell the kernel, which
+     * closes a figure nobody can see. A page reload does not call this.
+     */
+    notifyOutputRemoved() {
+      if (this._connected()) this._send({ type: 'output_removed' });
     }
 
     _onToolbar(action) {

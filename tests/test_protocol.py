@@ -60,6 +60,7 @@ VALID = [
     ({"type": "download", "format": "svg"}, {"type": "download", "format": "svg"}),
     ({"type": "refresh"}, {"type": "refresh"}),
     ({"type": "close"}, {"type": "close"}),
+    ({"type": "output_removed"}, {"type": "output_removed"}),
 ]
 
 
