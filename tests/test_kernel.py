@@ -230,7 +230,7 @@ def test_close_from_the_view_leaves_a_static_image(kernel):
     assert view.recv(type="comm_close")
     update = None
     while update is None:
-        msg = kernel.kc.get_iopub_msg(timeout=10)
+        msg = kernel._next_iopub(timeout=10)
         if msg["msg_type"] == "update_display_data":
             update = msg
     assert set(update["content"]["data"]) == {"image/png", "text/plain"}
@@ -291,3 +291,98 @@ def test_pan_drag_and_motion_events(kernel):
     width_px = kernel.eval("float(ax.bbox.width)")
     shift = 50 / width_px * 10
     assert x0 == pytest.approx(shift, abs=0.01) and x1 == pytest.approx(10 + shift, abs=0.01)
+
+
+def test_close_event_fires_and_stops_animation(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "from matplotlib.animation import FuncAnimation\n"
+        "fig, ax = plt.subplots(figsize=(2, 2), dpi=50); ln, = ax.plot([0, 1], [0, 0])\n"
+        "closed = []; fig.canvas.mpl_connect('close_event', lambda e: closed.append(True))\n"
+        "anim = FuncAnimation(fig, lambda i: ln.set_ydata([0, i % 5]), interval=20, cache_frame_data=False)",
+    )
+    view = kernel.open_view(fid)
+    for _ in range(5):  # the animation runs on the kernel's loop while no cell executes
+        view.recv_frame()
+    kernel.execute("plt.close(fig)")
+    assert kernel.eval("closed") == [True]
+    assert kernel.eval("anim.event_source is None")  # matplotlib stopped it on close_event
+
+
+def test_deleting_an_animation_stops_its_timer(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "from matplotlib.animation import FuncAnimation\nimport gc, weakref\n"
+        "fig, ax = plt.subplots(figsize=(2, 2), dpi=50); ln, = ax.plot([0, 1], [0, 0])\n"
+        "anim = FuncAnimation(fig, lambda i: ln.set_ydata([0, i % 5]), interval=20, cache_frame_data=False)",
+    )
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    view.recv_frame()
+    kernel.execute("timer_ref = weakref.ref(anim.event_source); del anim; gc.collect()")
+    assert kernel.eval("timer_ref() is None")
+    while True:  # drain frames already sent, then expect silence
+        try:
+            view.recv_frame(timeout=0.5)
+        except TimeoutError:
+            break
+    with pytest.raises(TimeoutError):
+        view.recv(timeout=1.0, type="frame")
+
+
+def test_callback_exception_is_shown_in_the_figure_cell_and_figure_keeps_working(kernel):
+    outputs = kernel.execute(
+        "fig, ax = plt.subplots(figsize=(4, 4), dpi=100)\n"
+        "def bad(event):\n    raise ValueError('boom in callback')\n"
+        "fig.canvas.mpl_connect('button_press_event', bad)"
+    )
+    fid = figure_ids(outputs)[0]
+    display_parent = outputs[-1]["parent_header"]["msg_id"]
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    view.send({"type": "mouse", "kind": "press", "x": 200, "y": 200, "button": 0, "buttons": 1, "modifiers": []})
+    error = view.recv(type="error")
+    assert error["code"] == "callback_error" and "boom in callback" in error["message"]
+    stream = None
+    while stream is None:
+        msg = kernel._next_iopub(timeout=10)
+        if msg["msg_type"] == "stream" and "boom in callback" in msg["content"]["text"]:
+            stream = msg
+    assert stream["content"]["name"] == "stderr" and "ValueError" in stream["content"]["text"]
+    assert stream["parent_header"]["msg_id"] == display_parent  # shown under the figure's cell
+    kernel.execute("ax.set_title('still alive')")
+    assert not view.recv_frame()["full"]
+
+
+def test_blit_sends_only_the_blitted_region(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100); ax.set_xlim(0, 10); ax.set_ylim(0, 10)\n"
+        "pt, = ax.plot([5], [5], 'o', animated=True)",
+    )
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    kernel.execute(
+        "bg = fig.canvas.copy_from_bbox(ax.bbox)\n"
+        "fig.canvas.restore_region(bg); pt.set_data([2], [2]); ax.draw_artist(pt); fig.canvas.blit(ax.bbox)"
+    )
+    frame = view.recv_frame()
+    assert not frame["full"]
+    area = sum(w * h for _, _, w, h in frame["rects"])
+    assert 0 < area < 400, frame["rects"]  # one marker, not the axes
+    assert kernel.eval("fig.canvas.supports_blit") is True
+
+
+def test_plt_pause_loop_updates_the_view_while_the_cell_runs(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    kernel.execute("for i in range(8):\n    ax.set_title(str(i))\n    plt.pause(0.15)")
+    seen = 0
+    try:
+        while True:
+            view.recv_frame(timeout=0.5, ack=False)
+            seen += 1
+    except TimeoutError:
+        pass
+    assert seen >= 5, f"only {seen} frames reached the view during the pause loop"
