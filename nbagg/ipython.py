@@ -54,7 +54,12 @@ def install_hooks() -> None:
 
 
 def flush_figures() -> None:
-    """After each cell: show figures created in it, and redraw shown ones that changed."""
+    """After each cell: show figures created in it; bring shown ones that changed up to date.
+
+    A figure with live views gets a frame (the browser stores what is on screen when the
+    notebook is saved). A figure nobody watches (nbconvert, nbclient, a front end without
+    the extension) gets its outputs' image/png replaced, so exports show the final state.
+    """
     from .manager import FigureManagerNbagg
 
     for manager in Gcf.get_all_fig_managers():
@@ -63,7 +68,10 @@ def flush_figures() -> None:
         if manager.pending_show:
             manager.display()
         elif manager.shown and manager.canvas.figure.stale:
-            manager.canvas.draw_idle()
+            if manager.views:
+                manager.canvas.draw_idle()
+            else:
+                manager.publish_update()
 
 
 def _display_figure(fig: Figure) -> None:

@@ -82,6 +82,14 @@ class FigureManagerNbagg(FigureManagerBase):
         data, metadata = self.mimebundle(live=True)
         display(data, raw=True, metadata=metadata, display_id=self.display_id)
 
+    def publish_update(self) -> None:
+        """Redraw and replace the image/png of every output of this figure."""
+        from IPython.display import update_display
+
+        self.canvas.draw()
+        data, metadata = self.mimebundle(live=True)
+        update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
+
     def mimebundle(self, live: bool) -> tuple[dict, dict]:
         """The output bundle of the last frame: our mime type (if live), a PNG and text."""
         frame = self.frame

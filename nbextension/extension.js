@@ -294,6 +294,39 @@ define([
     }
   }
 
+  /**
+   * Before the notebook is saved (button, Ctrl-S, autosave): write the frame on screen
+   * into each figure output's image/png, so the saved file, nbviewer, GitHub and
+   * front ends without this extension show what the user last saw. Only the output's
+   * JSON model changes; the live views are not touched (no re-render, no flicker).
+   */
+  function storeFramesBeforeSave() {
+    const shots = new Map();
+    for (const m of mounts) {
+      if (!m.view.element.isConnected || shots.has(m.figureId)) continue;
+      const shot = m.view.snapshot();
+      if (shot) shots.set(m.figureId, shot);
+    }
+    if (shots.size === 0) return;
+    for (const cell of Jupyter.notebook.get_cells()) {
+      const outputs = cell.output_area && cell.output_area.outputs;
+      if (!Array.isArray(outputs)) continue;
+      for (const output of outputs) {
+        const spec = output && output.data && figureSpec(output.data[MIME_TYPE]);
+        const shot = spec && typeof spec === 'object' ? shots.get(spec.figureId) : undefined;
+        if (!shot) continue;
+        output.data['image/png'] = shot.png;
+        const mimeData = output.data[MIME_TYPE];
+        if (mimeData && typeof mimeData === 'object') {
+          output.data[MIME_TYPE] = Object.assign({}, mimeData, { width: shot.width, height: shot.height });
+        }
+        output.metadata = Object.assign({}, output.metadata, {
+          'image/png': { width: shot.width, height: shot.height },
+        });
+      }
+    }
+  }
+
   function loadCss() {
     if (document.querySelector('link[data-nbagg-css]')) return;
     const link = document.createElement('link');
@@ -314,7 +347,16 @@ define([
     if (!OutputArea.prototype.mime_types().includes(MIME_TYPE)) {
       OutputArea.prototype.register_mime_type(MIME_TYPE, renderFigure, { safe: true, index: 0 });
     }
-    if (Jupyter.notebook && Jupyter.notebook.events) bindKernelEvents(Jupyter.notebook.events);
+    if (Jupyter.notebook && Jupyter.notebook.events) {
+      bindKernelEvents(Jupyter.notebook.events);
+      Jupyter.notebook.events.on('before_save.Notebook', () => {
+        try {
+          storeFramesBeforeSave();
+        } catch (err) {
+          console.warn('nbagg: cannot store the figures in the saved notebook', err);
+        }
+      });
+    }
     // Leaving the page: close the comms so the kernel forgets these views.
     window.addEventListener('pagehide', () => {
       for (const m of Array.from(mounts)) m.dispose();

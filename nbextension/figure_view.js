@@ -645,6 +645,22 @@ define([], function () {
       this._watchDpr();
     }
 
+    /**
+     * The pixels on screen as a PNG, for the saved notebook: `{png, width, height}` with
+     * base64 data and the CSS size, or null before the first frame.
+     * @returns {{png: string, width: number, height: number}|null}
+     */
+    snapshot() {
+      if (this._frames === 0 || !this._frameCssSize) return null;
+      const url = this._canvas.toDataURL('image/png');
+      const comma = url.indexOf(',');
+      return {
+        png: url.slice(comma + 1),
+        width: Math.round(this._frameCssSize.width),
+        height: Math.round(this._frameCssSize.height),
+      };
+    }
+
     /** Key 'f' in the kernel: full screen for this figure, or back. */
     _toggleFullscreen() {
       const root = this._root;
