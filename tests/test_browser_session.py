@@ -1,0 +1,109 @@
+"""Figures outlive the page: saved frames, reloads, second tabs, kernel restarts (browser)."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from browser_harness import NotebookPage
+from PIL import Image
+from test_browser import LINE, button, drag, page_xy, xlim
+
+pytestmark = pytest.mark.browser
+
+
+def saved_figure_output(nb, cell=1):
+    path = nb.server.root / nb.name
+    notebook = json.loads(path.read_text())
+    outputs = [o for o in notebook["cells"][cell]["outputs"] if o["output_type"] == "display_data"]
+    assert len(outputs) == 1
+    return outputs[0]
+
+
+def save(nb):
+    nb.page.evaluate("() => Jupyter.notebook.save_notebook()")
+    nb.page.wait_for_function("() => !Jupyter.notebook.dirty", timeout=10_000)
+
+
+def canvas_array(nb, index=0):
+    px = nb.canvas_pixels(index)
+    return np.array(px["data"], dtype=np.int16).reshape(px["height"], px["width"], 4)
+
+
+def pan_by(nb, dx_data):
+    frames = nb.frames()
+    drag(nb, page_xy(nb, 1, 2), page_xy(nb, 1 - dx_data, 2))
+    nb.wait_frames(0, frames)
+    nb.page.wait_for_timeout(200)
+
+
+def test_save_writes_the_frame_on_screen(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    button(nb, "pan").click()
+    pan_by(nb, 0.5)
+    save(nb)
+    output = saved_figure_output(nb)
+    png = Image.open(io.BytesIO(base64.b64decode(output["data"]["image/png"]))).convert("RGBA")
+    saved = np.asarray(png, dtype=np.int16)
+    on_screen = canvas_array(nb)
+    assert saved.shape == on_screen.shape
+    assert np.abs(saved - on_screen).mean() < 1.0
+    assert output["metadata"]["image/png"] == {"width": 640, "height": 480}
+    # The kernel's own first frame (before the pan) differs: the saved image is the panned one.
+    assert nb.eval("ax.get_xlim()[0]") > 0
+
+
+def test_reload_makes_figures_live_again(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    save(nb)
+    before = xlim(nb)
+    nb.page.reload()
+    nb.wait_kernel()
+    nb.wait_live()
+    assert nb.page.locator(".nbagg-figure").count() == 1  # no duplicate
+    button(nb, "pan").click()
+    pan_by(nb, 0.5)
+    after = xlim(nb)
+    assert after[0] == pytest.approx(before[0] + 0.5, abs=0.05)
+    assert nb.console_errors == []
+
+
+def test_second_tab_views_converge(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    save(nb)
+    other = NotebookPage(nb.page.context.new_page(), nb.server, nb.name)
+    other.name = nb.name
+    other.wait_live()
+    button(other, "pan").click()
+    frames = nb.frames()
+    pan_by(other, 0.5)
+    nb.wait_frames(0, frames)
+    # Both views converge to identical pixels (frames may still be in flight: poll).
+    for _ in range(50):
+        if np.array_equal(canvas_array(nb), canvas_array(other)):
+            break
+        nb.page.wait_for_timeout(200)
+    assert np.array_equal(canvas_array(nb), canvas_array(other))
+    assert xlim(nb)[0] == pytest.approx(xlim(other)[0])
+    assert other.console_errors == [] and nb.console_errors == []
+
+
+def test_kernel_restart_leaves_static_not_connected_figures(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    shown = canvas_array(nb)
+    nb.page.evaluate("() => Jupyter.notebook.kernel.restart()")
+    nb.page.wait_for_function(
+        "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'disconnected'", timeout=30_000
+    )
+    nb.wait_kernel()
+    nb.page.wait_for_timeout(500)
+    figure = nb.figure()
+    assert figure.get_attribute("data-nbagg-state") == "disconnected"
+    assert figure.locator(".nbagg-note").is_visible()
+    assert np.abs(canvas_array(nb) - shown).mean() < 1.0  # the last frame stays on screen
+    assert nb.console_errors == []
