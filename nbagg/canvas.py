@@ -178,6 +178,23 @@ class NavigationToolbarNbagg(NavigationToolbar2):
             manager.send_download(None, "png")
 
 
+class _CallbackErrorReporter:
+    """The figure's callback exception handler. It must survive pickling the figure (which
+    pickles its callback registry): it refers to the canvas weakly and pickles as empty."""
+
+    def __init__(self, canvas=None):
+        self._canvas = weakref.ref(canvas) if canvas is not None else None
+
+    def __call__(self, exc):
+        canvas = self._canvas() if self._canvas is not None else None
+        if canvas is None:
+            raise exc
+        canvas._report_error(exc, "a figure callback")
+
+    def __reduce__(self):
+        return (_CallbackErrorReporter, ())
+
+
 class FigureCanvasNbagg(FigureCanvasAgg):
     _timer_cls = TimerNbagg
     supports_blit = True
@@ -190,7 +207,7 @@ class FigureCanvasNbagg(FigureCanvasAgg):
         super().__init__(*args, **kwargs)
         # An exception in an mpl_connect callback is shown in the notebook and the figure
         # stays interactive (matplotlib would re-raise it here: we have no GUI loop).
-        self.callbacks.exception_handler = lambda exc: self._report_error(exc, "a figure callback")
+        self.callbacks.exception_handler = _CallbackErrorReporter(self)
 
     @property
     def capture_scroll(self) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 from . import mainloop, protocol
-from .manager import get_manager
+from .manager import get_manager, restore_figure
+from .state import StateError
 from .view import View
 
 log = logging.getLogger("nbagg")
@@ -67,6 +68,15 @@ def _on_open(comm, open_msg) -> None:
         comm.close()
         return
     manager = get_manager(hello["figure_id"])
+    if manager is None and "state" in hello:
+        # The user asked to bring a figure back from the state stored in its output.
+        try:
+            manager = restore_figure(hello["figure_id"], hello["state"])
+        except StateError as err:
+            log.warning("nbagg: refused to restore figure %s: %s", hello["figure_id"], err)
+            comm.send(data=_error("bad_state", str(err), "connect"))
+            comm.close()
+            return
     if manager is None:
         comm.send(data=_error("unknown_figure", "this figure is not open in the kernel"))
         comm.close()

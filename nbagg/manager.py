@@ -17,15 +17,18 @@ from matplotlib import is_interactive
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.backend_bases import CloseEvent, FigureManagerBase, ResizeEvent
 
-from . import protocol
+from . import mainloop, protocol
 from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
 from .frames import EncodedUpdate, Frame, encode_png, encode_update
+from .state import StateError, dump_figure, load_figure
 from .view import View
 
 log = logging.getLogger("nbagg")
 
 _DOWNLOAD_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+STATE_DELAY = 2.0  # seconds between a change and the state refresh sent to views
 
 # figure id -> manager, for every figure that has not been closed.
 managers: dict[str, FigureManagerNbagg] = {}
@@ -47,6 +50,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.pending_show = False  # created in interactive mode: show at the end of the cell
         self.closed = False
         self.display_parent: dict | None = None
+        self._state_pending = False
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
         super().__init__(canvas, num)
@@ -107,6 +111,9 @@ class FigureManagerNbagg(FigureManagerBase):
                 "height": css_h,
                 "protocol": protocol.PROTOCOL_VERSION,
             }
+            state = dump_figure(self.canvas.figure)
+            if state is not None:
+                data[protocol.MIME_TYPE]["state"] = state
         return data, {"image/png": {"width": css_w, "height": css_h}}
 
     # -- frames ------------------------------------------------------------------
@@ -125,9 +132,24 @@ class FigureManagerNbagg(FigureManagerBase):
         self._version += 1
         self.frame = Frame(pixels.copy(), float(self.canvas.device_pixel_ratio), self._version)
         self._encoded.clear()
+        self._schedule_state()
         blocked = self.canvas.in_event_loop
         for view in list(self.views.values()):
             view.offer(self.frame, self._encode, blocked)
+
+    def _schedule_state(self) -> None:
+        """After the figure changed, send views its signed state (debounced): the browser
+        keeps it in the output so a new kernel can restore the figure."""
+        if self._state_pending or not self.views:
+            return
+        self._state_pending = True
+        mainloop.call_later(STATE_DELAY, self._send_state)
+
+    def _send_state(self) -> None:
+        self._state_pending = False
+        if self.closed or not self.views:
+            return
+        self.broadcast({"type": "state", "state": dump_figure(self.canvas.figure)})
 
     def _encode(self, base: Frame | None, current: Frame) -> EncodedUpdate:
         """Encode once for all views that share the same base frame."""
@@ -298,6 +320,28 @@ class FigureManagerNbagg(FigureManagerBase):
             update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
         except Exception:
             log.exception("nbagg: could not publish the final frame of figure %s", self.figure_id)
+
+
+def restore_figure(figure_id: str, state: dict) -> FigureManagerNbagg:
+    """Bring back a figure from its verified stored state under its old id (see state.py)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if matplotlib.get_backend() != "module://nbagg":
+        raise StateError("select nbagg in this kernel first (%load_ext nbagg, then %matplotlib notebook)")
+    figure = load_figure(state)  # raises StateError before unpickling anything unsigned
+    manager = figure.canvas.manager
+    if not isinstance(manager, FigureManagerNbagg):  # pickled outside pyplot
+        num = max(plt.get_fignums(), default=0) + 1
+        manager = FigureCanvasNbagg.new_manager(figure, num)
+        Gcf._set_new_active_manager(manager)
+    managers.pop(manager.figure_id, None)
+    manager.figure_id = figure_id
+    manager.display_id = f"nbagg-{figure_id}"
+    managers[figure_id] = manager
+    manager.pending_show = False  # its output already exists
+    manager.shown = True
+    return manager
 
 
 def _safe_filename(title: str | None) -> str:

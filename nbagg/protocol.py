@@ -84,9 +84,23 @@ def _modifiers(name: str, value: Any) -> tuple[str, ...]:
 
 _coord = _number(-MAX_COORD, MAX_COORD)
 
+
+def _state(name: str, value: Any) -> dict:
+    """A stored figure state (see state.py): shape and size only; the signature is checked there."""
+    from .state import max_state_bytes
+
+    if not isinstance(value, dict) or set(value) != {"version", "payload", "hmac"}:
+        raise ProtocolError(f"{name} must be an object with version, payload and hmac")
+    if not isinstance(value["payload"], str) or len(value["payload"]) > 4 * (max_state_bytes() // 3 + 1):
+        raise ProtocolError(f"{name}.payload must be a base64 string within the state size limit")
+    if not isinstance(value["hmac"], str) or len(value["hmac"]) != 64:
+        raise ProtocolError(f"{name}.hmac must be 64 hex characters")
+    return value
+
+
 # type -> {field: checker}. Every field is required unless listed in _OPTIONAL.
 SCHEMA: dict[str, dict[str, Any]] = {
-    "connect": {"protocol": _integer(1, 1000), "figure_id": _text, "dpr": _number(MIN_DPR, 16.0)},
+    "connect": {"protocol": _integer(1, 1000), "figure_id": _text, "dpr": _number(MIN_DPR, 16.0), "state": _state},
     "ack": {"seq": _integer(0, 2**53)},
     "mouse": {
         "kind": _choice("press", "release", "move", "dblclick", "enter", "leave"),
@@ -107,6 +121,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "output_removed": {},
 }
 _OPTIONAL = {
+    ("connect", "state"),
     ("mouse", "button"),
     ("mouse", "buttons"),
     ("mouse", "modifiers"),
@@ -136,7 +151,8 @@ def parse(message: Any, buffers: list | None = None) -> dict[str, Any]:
         if name in message:
             clean[name] = check(name, message[name])
         elif (kind, name) in _OPTIONAL:
-            clean[name] = _DEFAULTS[name]
+            if name in _DEFAULTS:
+                clean[name] = _DEFAULTS[name]
         else:
             raise ProtocolError(f"{kind} message is missing {name!r}")
     if kind in ("connect", "dpr"):

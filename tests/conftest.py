@@ -18,6 +18,19 @@ from browser_harness import (  # noqa: E402
 from kernel_harness import Kernel  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_state_key(tmp_path_factory):
+    """Kernels and servers started by the tests sign figure state with a throwaway key."""
+    path = tmp_path_factory.mktemp("nbagg-key") / "state.key"
+    old = os.environ.get("NBAGG_STATE_KEY_FILE")
+    os.environ["NBAGG_STATE_KEY_FILE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("NBAGG_STATE_KEY_FILE", None)
+    else:
+        os.environ["NBAGG_STATE_KEY_FILE"] = old
+
+
 @pytest.fixture(scope="module")
 def kernel():
     k = Kernel()

@@ -158,5 +158,9 @@ class FigureComm:
 
 
 def figure_ids(outputs: list[dict]) -> list[str]:
-    """Figure ids of the live figure outputs among a cell's outputs."""
-    return [o["content"]["data"][MIME_TYPE]["figure_id"] for o in outputs if MIME_TYPE in o["content"].get("data", {})]
+    """Figure ids of the new live figure outputs (display_data, not updates) among a cell's outputs."""
+    return [
+        o["content"]["data"][MIME_TYPE]["figure_id"]
+        for o in outputs
+        if o["msg_type"] == "display_data" and MIME_TYPE in o["content"].get("data", {})
+    ]

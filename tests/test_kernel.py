@@ -386,3 +386,71 @@ def test_plt_pause_loop_updates_the_view_while_the_cell_runs(kernel):
     except TimeoutError:
         pass
     assert seen >= 5, f"only {seen} frames reached the view during the pause loop"
+
+
+def stored_state(outputs):
+    return next(o for o in outputs if o["msg_type"] == "display_data")["content"]["data"][MIME_TYPE]["state"]
+
+
+def test_figure_is_restored_in_a_new_kernel_from_its_stored_state(kernel, fresh_kernel):
+    outputs = kernel.execute(
+        "fig, ax = plt.subplots(figsize=(3, 2), dpi=100); ax.plot([0, 1, 2], [2, 0, 1]); ax.set_xlim(0.5, 1.5)"
+    )
+    fid, state = figure_ids(outputs)[0], stored_state(outputs)
+    original = kernel.open_view(fid)
+    original.recv_frame()
+    k2 = fresh_kernel
+    k2.execute("%load_ext nbagg\n%matplotlib notebook\nimport matplotlib.pyplot as plt")
+    view = k2.open_view(fid, state=state)
+    frame = view.recv_frame()
+    assert frame["full"] and sha(view.canvas) == sha(original.canvas)
+    assert k2.eval("[list(f.axes[0].get_xlim()) for f in map(plt.figure, plt.get_fignums())]") == [[0.5, 1.5]]
+    # Interactive: a pan in the restored figure moves its limits.
+    view.send({"type": "toolbar", "action": "pan"})
+    mouse = {"type": "mouse", "button": 0, "modifiers": []}
+    view.send({**mouse, "kind": "press", "x": 150, "y": 100, "buttons": 1})
+    view.send({**mouse, "kind": "move", "x": 100, "y": 100, "buttons": 1})
+    view.send({**mouse, "kind": "release", "x": 100, "y": 100, "buttons": 0})
+    view.recv_frame()
+    assert k2.eval("plt.gcf().axes[0].get_xlim()[0]") > 0.5
+    # A second view of the restored figure connects without the state: same id.
+    assert k2.open_view(fid).recv_frame()["full"]
+
+
+def test_tampered_or_foreign_state_is_refused_and_nothing_runs(kernel, fresh_kernel, tmp_path):
+    outputs = kernel.execute("fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    fid, state = figure_ids(outputs)[0], stored_state(outputs)
+    k2 = fresh_kernel
+    k2.execute("%load_ext nbagg\n%matplotlib notebook")
+    tampered = dict(state, payload=state["payload"][:-8] + "AAAAAAA=")
+    view = k2.open_view(fid, state=tampered)
+    error = view.recv(type="error")
+    assert error["code"] == "bad_state" and "not signed by this user's key" in error["message"]
+    assert view.recv(type="comm_close")
+    # A payload that writes a file when unpickled, signed with someone else's key.
+    import base64
+    import hashlib
+    import hmac
+    import os
+    import pickle
+    import zlib
+
+    marker = tmp_path / "executed"
+    payload = zlib.compress(pickle.dumps(_FileWriter(str(marker))))
+    foreign = {
+        "version": 1,
+        "payload": base64.b64encode(payload).decode(),
+        "hmac": hmac.new(os.urandom(32), b"nbagg-state-v1\0" + payload, hashlib.sha256).hexdigest(),
+    }
+    view = k2.open_view(fid, state=foreign)
+    assert view.recv(type="error")["code"] == "bad_state"
+    assert not marker.exists()
+    assert k2.eval("1 + 1") == 2
+
+
+class _FileWriter:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (exec, (f"open({self.path!r}, 'w').write('x')",))
