@@ -30,16 +30,22 @@ define([
 
   /** One rendered figure output: its view and the comm behind it. */
   class Mount {
-    constructor(view, figureId) {
+    constructor(view, figureId, state) {
       this.view = view;
       this.figureId = figureId;
+      this.state = state;  // signed figure state from the output, for restoring (or null)
+      this.restoreRefused = false;
       this.comm = null;
       this.staleComm = null;  // dropped when the websocket went away; closed on reconnect
       this.attached = false;  // seen in the document at least once (see watchDetach)
     }
 
-    /** Open a comm for the view if the kernel is there; otherwise say so. */
-    connect() {
+    /**
+     * Open a comm for the view if the kernel is there; otherwise say so. With `restore`,
+     * the connect message carries the stored state so that a kernel which does not know
+     * the figure rebuilds it (after verifying its signature; see nbagg/state.py).
+     */
+    connect(restore = false) {
       const kernel = liveKernel();
       if (!kernel) {
         this.view.setDisconnected('not connected to a kernel');
@@ -55,18 +61,26 @@ define([
           console.debug('nbagg: cannot close a stale comm', err);
         }
       }
-      const comm = kernel.comm_manager.new_comm(COMM_TARGET, {
+      const hello = {
         type: 'connect',
         protocol: PROTOCOL_VERSION,
         figure_id: this.figureId,
         dpr: clampDpr(window.devicePixelRatio),
-      });
+      };
+      if (restore && this.state) hello.state = this.state;
+      const comm = kernel.comm_manager.new_comm(COMM_TARGET, hello);
       this.comm = comm;
       // Callbacks from a comm this mount has since dropped are ignored.
       comm.on_msg((msg) => {
         if (this.comm !== comm) return;
         if (this.checkDetached()) return;
-        this.view.handleMessage(msg.content.data, msg.buffers || []);
+        const data = msg.content.data || {};
+        if (data.type === 'state') {
+          storeState(this.figureId, data.state || null);
+          return;
+        }
+        if (data.type === 'error' && data.code === 'bad_state') this.restoreRefused = true;
+        this.view.handleMessage(data, msg.buffers || []);
       });
       comm.on_close(() => {
         if (this.comm !== comm) return;
@@ -96,6 +110,12 @@ define([
       this.comm = null;
       this.staleComm = keepForClose ? comm : null;
       this.view.setDisconnected(text);
+    }
+
+    /** The kernel does not know the figure: offer to rebuild it from the stored state. */
+    offerRestore() {
+      if (!this.state || this.restoreRefused || !liveKernel()) return;
+      this.view.offerAction('Restore figure', () => this.connect(true));
     }
 
     /** Dispose the view if its element left the document; returns true if so. */
@@ -175,7 +195,30 @@ define([
     if (typeof figureId !== 'string' || figureId === '') return 'the figure data has no figure_id';
     const positive = (v) => typeof v === 'number' && Number.isFinite(v) && v > 0;
     if (!positive(width) || !positive(height)) return 'the figure data has no valid width and height';
-    return { figureId, width, height };
+    const state = data.state && typeof data.state === 'object' ? data.state : null;
+    return { figureId, width, height, state };
+  }
+
+  /**
+   * The kernel sent a fresh signed state for a figure (after it changed): keep it in
+   * every output of that figure (the JSON model only, nothing re-renders), so a saved
+   * notebook can restore the figure's latest state in a new kernel. null: too big to store.
+   */
+  function storeState(figureId, state) {
+    for (const m of mounts) if (m.figureId === figureId) m.state = state;
+    for (const cell of Jupyter.notebook.get_cells()) {
+      const outputs = cell.output_area && cell.output_area.outputs;
+      if (!Array.isArray(outputs)) continue;
+      for (const output of outputs) {
+        const data = output && output.data;
+        const spec = data && data[MIME_TYPE];
+        if (!spec || typeof spec !== 'object' || spec.figure_id !== figureId) continue;
+        const updated = Object.assign({}, spec);
+        if (state) updated.state = state;
+        else delete updated.state;
+        data[MIME_TYPE] = updated;
+      }
+    }
   }
 
   function showProblem(host, text) {
@@ -207,13 +250,15 @@ define([
       showProblem(host, spec);
       return;
     }
+    let mount = null;
     const view = new FigureView(host, null, {
       figureId: spec.figureId,
       width: spec.width,
       height: spec.height,
       captureScroll: false,
+      onUnavailable: () => mount && mount.offerRestore(),
     });
-    const mount = new Mount(view, spec.figureId);
+    mount = new Mount(view, spec.figureId, spec.state);
     try {
       if (Jupyter.keyboard_manager) Jupyter.keyboard_manager.register_events(view.element);
       watchDetach(mount);

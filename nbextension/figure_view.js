@@ -150,6 +150,8 @@ define([], function () {
       this._transportClosed = !transport;
       this._transportGeneration = 0;
       this._captureScroll = Boolean(options.captureScroll);
+      /** Called when the kernel turns out not to know the figure (see offerAction). */
+      this._onUnavailable = typeof options.onUnavailable === 'function' ? options.onUnavailable : null;
       this._abort = new AbortController();
       this._disposed = false;
       this._state = 'connecting';
@@ -469,11 +471,34 @@ define([], function () {
       console.warn(`nbagg: kernel error (${msg.code}${msg.request ? `, request ${msg.request}` : ''}): ${text}`);
       this._showError(text);
       if (msg.code === 'unknown_figure') {
-        this.setDisconnected(UNKNOWN_FIGURE_NOTE);
+        this._unavailable();
+      } else if (msg.code === 'bad_state') {
+        this.setDisconnected(`cannot restore: ${text}`);
       } else if (msg.request === 'resize' && this._frameCssSize && !this._drag) {
         // The resize was refused: undo the stretched preview.
         this._setCssSize(this._frameCssSize.width, this._frameCssSize.height);
       }
+    }
+
+    /** The kernel does not know this figure: say so, and let the host offer a way back. */
+    _unavailable() {
+      this.setDisconnected(UNKNOWN_FIGURE_NOTE);
+      if (this._onUnavailable) this._onUnavailable();
+    }
+
+    /**
+     * Put a button in the not-connected note (for instance "Restore figure"). It goes
+     * away with the note when the view connects again.
+     * @param {string} label
+     * @param {function(): void} action
+     */
+    offerAction(label, action) {
+      if (this._disposed || this._state !== 'disconnected') return;
+      const button = el('button', 'nbagg-action');
+      button.type = 'button';
+      button.textContent = label;
+      button.addEventListener('click', () => action(), { signal: this._abort.signal });
+      this._note.append(' ', button);
     }
 
     _showError(text) {
@@ -556,7 +581,7 @@ define([], function () {
         if (this._disposed || generation !== this._transportGeneration) return;
         // Closed before any answer: the kernel does not know the figure (a fresh kernel
         // without nbagg imported has no comm target and closes the comm at once).
-        if (this._state === 'connecting') this.setDisconnected(UNKNOWN_FIGURE_NOTE);
+        if (this._state === 'connecting') this._unavailable();
         else if (this._state === 'live') this.setDisconnected('disconnected from the kernel');
       });
     }

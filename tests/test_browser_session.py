@@ -31,11 +31,23 @@ def canvas_array(nb, index=0):
     return np.array(px["data"], dtype=np.int16).reshape(px["height"], px["width"], 4)
 
 
+def settle(nb, index=0, quiet_ms=600):
+    """Wait until the view has drawn no new frame for ``quiet_ms`` (the kernel is done)."""
+    nb.eval("1")
+    last = nb.frames(index)
+    while True:
+        nb.page.wait_for_timeout(quiet_ms)
+        now = nb.frames(index)
+        if now == last:
+            return
+        last = now
+
+
 def pan_by(nb, dx_data):
     frames = nb.frames()
     drag(nb, page_xy(nb, 1, 2), page_xy(nb, 1 - dx_data, 2))
     nb.wait_frames(0, frames)
-    nb.page.wait_for_timeout(200)
+    settle(nb)
 
 
 def test_save_writes_the_frame_on_screen(open_notebook):
@@ -89,7 +101,10 @@ def test_second_tab_views_converge(open_notebook):
         nb.page.wait_for_timeout(200)
     assert np.array_equal(canvas_array(nb), canvas_array(other))
     assert xlim(nb)[0] == pytest.approx(xlim(other)[0])
-    assert other.console_errors == [] and nb.console_errors == []
+    # iopub is shared by both tabs, so the classic Notebook in each tab logs "Comm promise
+    # not found" for the other tab's comms: its own logging, not an nbagg error.
+    foreign = "Comm promise not found for comm id"
+    assert [e for e in other.console_errors + nb.console_errors if not e.startswith(foreign)] == []
 
 
 def test_kernel_restart_leaves_static_not_connected_figures(open_notebook):
@@ -101,9 +116,44 @@ def test_kernel_restart_leaves_static_not_connected_figures(open_notebook):
         "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'disconnected'", timeout=30_000
     )
     nb.wait_kernel()
-    nb.page.wait_for_timeout(500)
+    # The view tries the new kernel, which does not know the figure: not connected.
+    nb.page.wait_for_function(
+        "() => { const f = document.querySelector('.nbagg-figure');"
+        " return f.dataset.nbaggState === 'disconnected' && /not available/.test(f.textContent); }",
+        timeout=30_000,
+    )
     figure = nb.figure()
-    assert figure.get_attribute("data-nbagg-state") == "disconnected"
     assert figure.locator(".nbagg-note").is_visible()
     assert np.abs(canvas_array(nb) - shown).mean() < 1.0  # the last frame stays on screen
+    assert nb.console_errors == []
+
+
+def test_restore_after_kernel_restart_from_the_stored_state(open_notebook):
+    nb = open_notebook([LINE + "\nax.set_xlim(0.25, 1.75)"])
+    nb.wait_live()
+    shown = canvas_array(nb)
+    nb.page.evaluate("() => Jupyter.notebook.kernel.restart()")
+    nb.page.wait_for_function(
+        "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'disconnected'", timeout=30_000
+    )
+    nb.wait_kernel()
+    # The new kernel activates the backend (the setup cell), then the user restores.
+    nb.page.evaluate("() => Jupyter.notebook.get_cell(0).execute()")
+    nb.wait_idle()
+    restore = nb.figure().locator("button.nbagg-action")
+    restore.wait_for(timeout=15_000)
+    assert restore.text_content() == "Restore figure"
+    restore.click()
+    nb.page.wait_for_function(
+        "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'live'", timeout=15_000
+    )
+    assert nb.eval("[list(f.axes[0].get_xlim()) for f in map(plt.figure, plt.get_fignums())]") == [[0.25, 1.75]]
+    nb.page.wait_for_timeout(300)
+    assert np.abs(canvas_array(nb) - shown).mean() < 1.0  # same artists, data and limits
+    button(nb, "pan").click()
+    frames = nb.frames()
+    box = nb.canvas_box()
+    drag(nb, (box["x"] + 320, box["y"] + 240), (box["x"] + 220, box["y"] + 240))
+    nb.wait_frames(0, frames)
+    assert nb.eval("plt.gcf().axes[0].get_xlim()[0]") > 0.3
     assert nb.console_errors == []
