@@ -286,6 +286,12 @@ class FigureManagerNbagg(FigureManagerBase):
 
     # -- closing -----------------------------------------------------------------
 
+    def set_window_title(self, title):
+        """Figure label (plt.figure('name'), set_window_title): shown by every view as text."""
+        super().set_window_title(title)
+        if getattr(self, "views", None):
+            self.broadcast({"type": "title", "text": self.get_window_title() or ""})
+
     def full_screen_toggle(self):
         """Key 'f': the browser's nearest equivalent, full screen for the figure element."""
         self.broadcast({"type": "fullscreen"})

@@ -749,7 +749,6 @@ define([], function () {
     _onPointerDown(e) {
       this._canvas.focus({ preventScroll: true });
       if (!this._connected()) return;
-      if (e.button === 1) e.preventDefault();  // no middle-click autoscroll
       try {
         this._canvas.setPointerCapture(e.pointerId);  // the release arrives even outside
       } catch (err) {
@@ -760,6 +759,9 @@ define([], function () {
     }
 
     _onMouseDown(e) {
+      // No middle-click autoscroll. (Cancelling pointerdown instead would suppress this
+      // mousedown, and with it the press.)
+      if (e.button === 1) e.preventDefault();
       if (!this._connected()) return;
       this._sendMouse(e.detail === 2 ? 'dblclick' : 'press', e);
     }
