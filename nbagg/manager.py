@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -22,7 +23,7 @@ from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
 from .frames import EncodedUpdate, Frame, encode_png, encode_update
 from .state import StateError, dump_figure, load_figure
-from .view import View
+from .view import BLOCKED_INTERVAL, View
 
 log = logging.getLogger("nbagg")
 
@@ -51,6 +52,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.closed = False
         self.display_parent: dict | None = None
         self._state_pending = False
+        self._last_blocked_publish = 0.0
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
         super().__init__(canvas, num)
@@ -94,7 +96,7 @@ class FigureManagerNbagg(FigureManagerBase):
         data, metadata = self.mimebundle(live=True)
         update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
 
-    def mimebundle(self, live: bool) -> tuple[dict, dict]:
+    def mimebundle(self, live: bool, with_state: bool = True) -> tuple[dict, dict]:
         """The output bundle of the last frame: our mime type (if live), a PNG and text."""
         frame = self.frame
         css_w, css_h = round(frame.width / frame.dpr), round(frame.height / frame.dpr)
@@ -111,7 +113,7 @@ class FigureManagerNbagg(FigureManagerBase):
                 "height": css_h,
                 "protocol": protocol.PROTOCOL_VERSION,
             }
-            state = dump_figure(self.canvas.figure)
+            state = dump_figure(self.canvas.figure) if with_state else None
             if state is not None:
                 data[protocol.MIME_TYPE]["state"] = state
         return data, {"image/png": {"width": css_w, "height": css_h}}
@@ -119,7 +121,9 @@ class FigureManagerNbagg(FigureManagerBase):
     # -- frames ------------------------------------------------------------------
 
     def wants_frames(self) -> bool:
-        return bool(self.views)
+        # While plt.pause() blocks the kernel, a browser cannot connect a view (its comm
+        # open waits behind the running cell): draw anyway and refresh the output's image.
+        return bool(self.views) or (self.shown and self.canvas.in_event_loop)
 
     def frame_ready(self, pixels: np.ndarray) -> None:
         """The canvas drew (or blitted): record the frame and offer it to every view."""
@@ -134,8 +138,21 @@ class FigureManagerNbagg(FigureManagerBase):
         self._encoded.clear()
         self._schedule_state()
         blocked = self.canvas.in_event_loop
+        if blocked and not self.views and self.shown:
+            self._publish_while_blocked()
         for view in list(self.views.values()):
             view.offer(self.frame, self._encode, blocked)
+
+    def _publish_while_blocked(self) -> None:
+        """Refresh the output's image during a plt.pause() loop (at most every BLOCKED_INTERVAL)."""
+        now = time.monotonic()
+        if now - self._last_blocked_publish < BLOCKED_INTERVAL:
+            return
+        self._last_blocked_publish = now
+        from IPython.display import update_display
+
+        data, metadata = self.mimebundle(live=True, with_state=False)
+        update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
 
     def _schedule_state(self) -> None:
         """After the figure changed, send views its signed state (debounced): the browser

@@ -210,3 +210,23 @@ def test_demo_notebook_runs_live_in_the_browser(open_notebook, notebook_server):
     # The README's picture (docs/live-figure.png) is a copy of this screenshot.
     ARTIFACTS.mkdir(exist_ok=True)
     first.screenshot(path=str(ARTIFACTS / "live-figure.png"))
+
+
+def test_plt_pause_loop_updates_the_figure_while_the_cell_runs(open_notebook):
+    loop = (
+        "fig, ax = plt.subplots(figsize=(4, 3), dpi=100)\n"
+        "for i in range(12):\n    ax.set_title(f'step {i}', fontsize=20)\n    plt.pause(0.25)"
+    )
+    nb = open_notebook([loop], run=False)
+    nb.page.evaluate("() => Jupyter.notebook.execute_all_cells()")
+    nb.figure().wait_for(timeout=30_000)
+    digest = """() => { const c = document.querySelector('canvas.nbagg-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, Math.min(c.height, 60)).data;
+        let h = 0; for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i]) | 0; return h; }"""
+    seen = set()
+    while nb.page.evaluate("() => Jupyter.notebook.get_cell(1).element.hasClass('running')"):
+        seen.add(nb.page.evaluate(digest))
+        nb.page.wait_for_timeout(100)
+    assert len(seen) >= 3, "the figure did not change on screen while the loop ran"
+    nb.wait_live()  # and it is live once the cell is done
+    assert nb.console_errors == []

@@ -454,3 +454,15 @@ class _FileWriter:
 
     def __reduce__(self):
         return (exec, (f"open({self.path!r}, 'w').write('x')",))
+
+
+def test_plt_pause_loop_in_the_cell_that_makes_the_figure_refreshes_its_output(kernel):
+    """No view can connect while the cell runs, so the output's own image is refreshed."""
+    outputs = kernel.execute(
+        "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)\nfor i in range(6):\n    ax.set_title(str(i))\n    plt.pause(0.25)"
+    )
+    shown = [o for o in outputs if o["msg_type"] == "display_data"]
+    updates = [o for o in outputs if o["msg_type"] == "update_display_data"]
+    assert len(shown) == 1 and len(updates) >= 3
+    assert len({u["content"]["data"]["image/png"] for u in updates}) == len(updates)  # each a new frame
+    assert all(MIME_TYPE in u["content"]["data"] for u in updates)
