@@ -230,3 +230,50 @@ def test_plt_pause_loop_updates_the_figure_while_the_cell_runs(open_notebook):
     assert len(seen) >= 3, "the figure did not change on screen while the loop ran"
     nb.wait_live()  # and it is live once the cell is done
     assert nb.console_errors == []
+
+
+def test_scroll_reaches_matplotlib_and_capture_scroll_decides_page_scrolling(open_notebook):
+    cells = [
+        LINE + "\nsteps = []\nfig.canvas.mpl_connect('scroll_event', lambda e: steps.append(e.step))",
+        "print('\\n' * 200)",  # room for the page to scroll
+    ]
+    nb = open_notebook(cells)
+    nb.wait_live()
+    site = "() => document.querySelector('#site').scrollTop"
+
+    def wheel_over_figure():
+        box = nb.canvas_box()
+        nb.page.mouse.move(box["x"] + 300, box["y"] + 200)
+        before = nb.page.evaluate(site)
+        nb.page.mouse.wheel(0, 200)
+        nb.page.wait_for_timeout(400)
+        return nb.page.evaluate(site) - before
+
+    assert wheel_over_figure() > 0  # default: the page scrolls too (documented)
+    assert nb.eval("steps")[-1] < 0
+    nb.execute("fig.canvas.capture_scroll = True")
+    nb.page.wait_for_timeout(200)
+    count = len(nb.eval("steps"))
+    assert wheel_over_figure() == 0
+    assert len(nb.eval("steps")) > count  # matplotlib still got it
+
+
+def test_text_from_the_kernel_is_inserted_as_text(open_notebook):
+    evil = "<img src=x onerror=alert(1)>"
+    cells = [
+        LINE + f"\nfig.canvas.manager.set_window_title({evil!r})\n"
+        f"def bad(e):\n    raise ValueError({evil!r})\n"
+        "fig.canvas.mpl_connect('button_press_event', bad)"
+    ]
+    nb = open_notebook(cells)
+    dialogs = []
+    nb.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    fig = nb.wait_live()
+    nb.page.wait_for_function(f"() => document.querySelector('.nbagg-title').textContent === {evil!r}")
+    nb.page.mouse.click(*page_xy(nb, 1, 2))
+    nb.page.wait_for_function(
+        f"() => document.querySelector('.nbagg-error').textContent.includes({evil!r})", timeout=10_000
+    )
+    nb.page.wait_for_timeout(500)
+    assert dialogs == []
+    assert fig.locator("img[src=x]").count() == 0 and nb.page.locator(".output_area img[src=x]").count() == 0
