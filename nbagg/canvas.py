@@ -254,7 +254,20 @@ class FigureCanvasNbagg(FigureCanvasAgg):
                 self._draw_scheduled = False  # nobody is watching; the next view draws
                 return
             with self._idle_draw_cntx():
-                self.draw()
+                self.draw_reporting_errors()
+
+    def draw_reporting_errors(self) -> bool:
+        """Draw; if an artist raises, tell the user and keep the last good frame on screen.
+
+        The next change (fixing or removing the artist) draws again and the views recover.
+        """
+        try:
+            self.draw()
+            return True
+        except Exception as exc:
+            self._draw_scheduled = False
+            self._report_error(exc, "drawing the figure")
+            return False
 
     def flush_events(self):
         self._draw_if_scheduled()

@@ -140,7 +140,13 @@ class FigureManagerNbagg(FigureManagerBase):
         blocked = self.canvas.in_event_loop
         if blocked and not self.views and self.shown:
             self._publish_while_blocked()
+        now = time.monotonic()
         for view in list(self.views.values()):
+            if view.unresponsive(now):
+                log.warning("nbagg: dropping view %s of figure %s: no acknowledgement", view.id, self.figure_id)
+                view.close()  # closes its comm
+                self.remove_view(view.id)
+                continue
             view.offer(self.frame, self._encode, blocked)
 
     def _publish_while_blocked(self) -> None:
@@ -189,7 +195,8 @@ class FigureManagerNbagg(FigureManagerBase):
             view.send(toolbar.history_message())
         self._apply_dpr()
         if self.frame is None or self.canvas.figure.stale or self._draw_pending():
-            self.canvas.draw()
+            if not self.canvas.draw_reporting_errors() and self.frame is not None:
+                view.offer(self.frame, self._encode)  # the last good frame
         else:
             view.offer(self.frame, self._encode)
 
@@ -197,6 +204,7 @@ class FigureManagerNbagg(FigureManagerBase):
         view = self.views.pop(view_id, None)
         if view is not None:
             view.closed = True
+            view.base = None  # free its frame now
             self._apply_dpr()
 
     def _draw_pending(self) -> bool:

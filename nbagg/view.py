@@ -20,6 +20,10 @@ MAX_IN_FLIGHT = 2
 # While user code blocks the kernel (plt.pause loops) acknowledgements cannot arrive; a
 # view then gets at most one frame per BLOCKED_INTERVAL seconds instead of none at all.
 BLOCKED_INTERVAL = 0.1
+# A view that has acknowledged nothing for this long while frames wait is considered gone
+# (tab closed without a goodbye, network dropped): it is dropped and its memory freed. A
+# browser that comes back opens a new view.
+DEAD_VIEW_TIMEOUT = 60.0
 
 Send = Callable[[dict, list], None]
 Encoder = Callable[[Frame | None, Frame], EncodedUpdate]
@@ -37,6 +41,7 @@ class View:
         self.seq = 0
         self.frames_sent = 0
         self.last_sent = 0.0  # time.monotonic() of the last frame sent
+        self.last_ack = time.monotonic()  # or connection time: the view's last sign of life
         self.closed = False
 
     def send(self, msg: dict, buffers: list | None = None) -> None:
@@ -51,6 +56,8 @@ class View:
         if self.closed or frame is self.base:
             return
         now = time.monotonic()
+        if blocked:
+            self.last_ack = now  # acknowledgements cannot arrive now: not the view's fault
         full = len(self.in_flight) >= MAX_IN_FLIGHT
         if full and not (blocked and now - self.last_sent >= BLOCKED_INTERVAL):
             self.stale = True
@@ -88,8 +95,14 @@ class View:
         """
         if seq not in self.in_flight:
             return False
+        self.last_ack = time.monotonic()
         self.in_flight = [s for s in self.in_flight if s > seq]
         return self.stale
+
+    def unresponsive(self, now: float, timeout: float | None = None) -> bool:
+        """Frames have waited for an acknowledgement longer than the timeout."""
+        limit = DEAD_VIEW_TIMEOUT if timeout is None else timeout
+        return len(self.in_flight) >= MAX_IN_FLIGHT and now - self.last_ack > limit
 
     def reset(self) -> None:
         """Forget what the view shows: the next frame is full (refresh, reconnect)."""

@@ -466,3 +466,42 @@ def test_plt_pause_loop_in_the_cell_that_makes_the_figure_refreshes_its_output(k
     assert len(shown) == 1 and len(updates) >= 3
     assert len({u["content"]["data"]["image/png"] for u in updates}) == len(updates)  # each a new frame
     assert all(MIME_TYPE in u["content"]["data"] for u in updates)
+
+
+def test_an_artist_that_raises_in_draw_is_reported_and_the_view_recovers(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50); ax.plot([0, 1])")
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    good = view.canvas.copy()
+    kernel.execute(
+        "from matplotlib.artist import Artist\n"
+        "class Broken(Artist):\n    def draw(self, renderer):\n        raise RuntimeError('cannot draw me')\n"
+        "broken = fig.add_artist(Broken()); fig.canvas.draw_idle()"
+    )
+    error = view.recv(type="error")
+    assert error["code"] == "callback_error" and "cannot draw me" in error["message"]
+    assert (view.canvas == good).all()  # the last good frame stays
+    assert kernel.eval("1 + 1") == 2
+    kernel.execute("broken.remove(); ax.set_title('fixed'); fig.canvas.draw_idle()")
+    view.recv_frame()
+    assert not (view.canvas == good).all()
+
+
+def test_a_view_that_never_acknowledges_is_dropped(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    silent, healthy = kernel.open_view(fid), kernel.open_view(fid)
+    silent.recv_frame(ack=False)
+    healthy.recv_frame()
+    kernel.execute("import nbagg.view; nbagg.view.DEAD_VIEW_TIMEOUT = 0.5")
+    try:
+        for i in range(4):
+            kernel.execute(f"ax.set_title('{i}'); fig.canvas.draw()")
+            healthy.recv_frame()
+            if i == 1:
+                import time
+
+                time.sleep(0.7)
+        assert silent.recv(type="comm_close")
+        assert kernel.eval("len(fig.canvas.manager.views)") == 1
+    finally:
+        kernel.execute("nbagg.view.DEAD_VIEW_TIMEOUT = 60.0")
