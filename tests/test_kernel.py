@@ -505,3 +505,27 @@ def test_a_view_that_never_acknowledges_is_dropped(kernel):
         assert kernel.eval("len(fig.canvas.manager.views)") == 1
     finally:
         kernel.execute("nbagg.view.DEAD_VIEW_TIMEOUT = 60.0")
+
+
+def test_interrupting_a_plt_pause_loop_leaves_the_figure_usable(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    msg_id = kernel.kc.execute("for i in range(1000):\n    ax.set_title(str(i))\n    plt.pause(0.05)")
+    import time
+
+    time.sleep(1.0)
+    kernel.km.interrupt_kernel()
+    reply = kernel.kc.get_shell_msg(timeout=20)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.kc.get_shell_msg(timeout=20)
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert kernel.eval("fig.canvas.in_event_loop") is False
+    while True:  # frames of the loop, then the figure answers normally again
+        try:
+            view.recv_frame(timeout=1)
+        except TimeoutError:
+            break
+    kernel.execute("ax.set_title('after the interrupt')")
+    frame = view.recv_frame()
+    assert not frame["full"]
