@@ -116,3 +116,34 @@ def test_rerunning_a_figure_cell_30_times_does_not_pile_up(open_notebook):
     text = nb.page.locator(".cell").nth(1).locator(".output_area").all_text_contents()
     assert not any("max_open_warning" in t or "More than 20 figures" in t for t in text)
     assert nb.page.locator(".nbagg-figure").count() == 1
+
+
+def test_lasso_cursor_and_multicursor(open_notebook):
+    cells = [
+        "from matplotlib.widgets import LassoSelector, Cursor, MultiCursor\n"
+        "fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8, 3), dpi=100)\n"
+        "for a in (ax, ax2):\n    a.set_xlim(0, 10); a.set_ylim(0, 10)\n"
+        "lassos = []\nlasso = LassoSelector(ax, lambda verts: lassos.append(len(verts)))\n"
+        "cursor = Cursor(ax2, useblit=True, color='red')\n"
+        "multi = MultiCursor(None, (ax, ax2), color='green', horizOn=True)"
+    ]
+    nb = open_notebook(cells)
+    nb.wait_live()
+    box = nb.canvas_box()
+
+    def at(axes, x, y):
+        px, py = nb.eval(f"[float(v) for v in {axes}.transData.transform(({x}, {y})) / fig.canvas.device_pixel_ratio]")
+        return box["x"] + px, box["y"] + box["height"] - py
+
+    mouse = nb.page.mouse
+    mouse.move(*at("ax", 2, 2))
+    mouse.down()
+    for x, y in [(8, 2), (8, 8), (2, 8)]:
+        mouse.move(*at("ax", x, y), steps=4)
+    mouse.up()
+    assert poll(nb, "lassos", bool)[0] >= 4  # the lasso got its path
+    frames = nb.frames()
+    mouse.move(*at("ax2", 3, 7), steps=3)
+    nb.wait_frames(0, frames)
+    assert nb.eval("cursor.lineh.get_visible() and float(cursor.lineh.get_ydata()[0])") == pytest.approx(7, abs=0.1)
+    assert nb.eval("float(multi.hlines[1].get_ydata()[0])") == pytest.approx(7, abs=0.1)
