@@ -6,6 +6,8 @@ select this backend; every other argument goes to IPython's own magic unchanged.
 
 from __future__ import annotations
 
+import time
+
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.figure import Figure
 
@@ -62,9 +64,13 @@ def flush_figures() -> None:
     """
     from .manager import FigureManagerNbagg
 
+    now = time.monotonic()
     for manager in Gcf.get_all_fig_managers():
         if not isinstance(manager, FigureManagerNbagg) or manager.closed:
             continue
+        for view in manager.views.values():
+            # Acknowledgements could not be heard while the cell ran: a new grace period.
+            view.last_ack = max(view.last_ack, now)
         if manager.pending_show:
             manager.display()
         elif manager.shown and manager.canvas.figure.stale:

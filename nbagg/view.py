@@ -21,9 +21,9 @@ MAX_IN_FLIGHT = 2
 # view then gets at most one frame per BLOCKED_INTERVAL seconds instead of none at all.
 BLOCKED_INTERVAL = 0.1
 # A view that has acknowledged nothing for this long while frames wait is considered gone
-# (tab closed without a goodbye, network dropped): it is dropped and its memory freed. A
-# browser that comes back opens a new view.
-DEAD_VIEW_TIMEOUT = 60.0
+# (tab closed or reloaded before its goodbye got out, network dropped): it is dropped and
+# its memory freed. A browser that was only asleep sees its comm close and reconnects.
+DEAD_VIEW_TIMEOUT = 15.0
 
 Send = Callable[[dict, list], None]
 Encoder = Callable[[Frame | None, Frame], EncodedUpdate]

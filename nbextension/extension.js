@@ -85,7 +85,11 @@ define([
       comm.on_close(() => {
         if (this.comm !== comm) return;
         this.comm = null;
+        const wasLive = this.view.state === 'live';
         this.view.transportClosed();
+        // The kernel dropped a live view without closing the figure (it had stopped
+        // hearing from it, e.g. after the computer slept): come back with a new view.
+        if (wasLive) this.reconnectSoon();
       });
       this.view.setTransport({
         send: (msg, buffers) => comm.send(msg, undefined, undefined, buffers),
@@ -110,6 +114,18 @@ define([
       this.comm = null;
       this.staleComm = keepForClose ? comm : null;
       this.view.setDisconnected(text);
+    }
+
+    /** Reconnect once, a moment from now, if the kernel is still there (at most every 5 s). */
+    reconnectSoon() {
+      const now = Date.now();
+      if (now - (this.lastReconnect || 0) < 5000) return;
+      this.lastReconnect = now;
+      setTimeout(() => {
+        if (mounts.has(this) && this.comm === null && this.view.state === 'disconnected' && liveKernel()) {
+          this.connect();
+        }
+      }, 1000);
     }
 
     /** The kernel does not know the figure: offer to rebuild it from the stored state. */

@@ -504,7 +504,7 @@ def test_a_view_that_never_acknowledges_is_dropped(kernel):
         assert silent.recv(type="comm_close")
         assert kernel.eval("len(fig.canvas.manager.views)") == 1
     finally:
-        kernel.execute("nbagg.view.DEAD_VIEW_TIMEOUT = 60.0")
+        kernel.execute("nbagg.view.DEAD_VIEW_TIMEOUT = 15.0")
 
 
 def test_interrupting_a_plt_pause_loop_leaves_the_figure_usable(kernel):
