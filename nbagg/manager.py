@@ -55,6 +55,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self._last_blocked_publish = 0.0
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
+        self._title = f"Figure {num}"
         super().__init__(canvas, num)
         managers[self.figure_id] = self
         # In interactive mode a new figure appears once, at the end of the cell
@@ -311,9 +312,13 @@ class FigureManagerNbagg(FigureManagerBase):
 
     # -- closing -----------------------------------------------------------------
 
+    def get_window_title(self):
+        return self._title
+
     def set_window_title(self, title):
         """Figure label (plt.figure('name'), set_window_title): shown by every view as text."""
-        super().set_window_title(title)
+        # Stored here: matplotlib < 3.10's base manager keeps no title (it answers 'image').
+        self._title = "" if title is None else str(title)
         if getattr(self, "views", None):
             self.broadcast({"type": "title", "text": self.get_window_title() or ""})
 

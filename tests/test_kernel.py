@@ -529,3 +529,13 @@ def test_interrupting_a_plt_pause_loop_leaves_the_figure_usable(kernel):
     kernel.execute("ax.set_title('after the interrupt')")
     frame = view.recv_frame()
     assert not frame["full"]
+
+
+def test_view_title_is_the_figure_label(kernel):
+    fid, _ = show_figure(kernel, "fig = plt.figure('my label')")
+    view = kernel.open_view(fid)
+    assert view.recv(type="title")["text"] == "my label"
+    kernel.execute("fig.canvas.manager.set_window_title('renamed')")
+    assert view.recv(type="title")["text"] == "renamed"
+    fid, _ = show_figure(kernel, "fig = plt.figure(num=42)")
+    assert kernel.open_view(fid).recv(type="title")["text"] == "Figure 42"
