@@ -29,6 +29,7 @@ log = logging.getLogger("nbagg")
 
 _DOWNLOAD_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
+PING_TIMEOUT = 10.0  # seconds a view has to answer a ping before it is dropped
 STATE_DELAY = 2.0  # seconds between a change and the state refresh sent to views
 
 # figure id -> manager, for every figure that has not been closed.
@@ -186,6 +187,7 @@ class FigureManagerNbagg(FigureManagerBase):
     # -- views -------------------------------------------------------------------
 
     def add_view(self, view: View) -> None:
+        self._ping_views()
         self.views[view.id] = view
         toolbar = self.toolbar
         view.send({"type": "title", "text": self.get_window_title() or ""})
@@ -200,6 +202,26 @@ class FigureManagerNbagg(FigureManagerBase):
                 view.offer(self.frame, self._encode)  # the last good frame
         else:
             view.offer(self.frame, self._encode)
+
+    def _ping_views(self) -> None:
+        """A new view often means a reloaded page whose old views could not say goodbye:
+        ask the existing views to answer, and drop those that stay silent."""
+        if not self.views:
+            return
+        now = time.monotonic()
+        for view in self.views.values():
+            if view.ping_sent is None:
+                view.ping_sent = now
+                view.send({"type": "ping"})
+        mainloop.call_later(PING_TIMEOUT, self._drop_silent_views)
+
+    def _drop_silent_views(self) -> None:
+        now = time.monotonic()
+        for view in list(self.views.values()):
+            if view.ping_sent is not None and now - view.ping_sent >= PING_TIMEOUT:
+                log.info("nbagg: dropping view %s of figure %s: no answer to ping", view.id, self.figure_id)
+                view.close()
+                self.remove_view(view.id)
 
     def remove_view(self, view_id: str) -> None:
         view = self.views.pop(view_id, None)
@@ -230,6 +252,9 @@ class FigureManagerNbagg(FigureManagerBase):
     def _on_ack(self, view, msg):
         if view.ack(msg["seq"]) and self.frame is not None:
             view.offer(self.frame, self._encode)
+
+    def _on_pong(self, view, msg):
+        view.ping_sent = None
 
     def _on_mouse(self, view, msg):
         self.canvas.handle_mouse(msg)
@@ -296,6 +321,7 @@ class FigureManagerNbagg(FigureManagerBase):
         "refresh": _on_refresh,
         "close": _on_close,
         "output_removed": _on_output_removed,
+        "pong": _on_pong,
     }
 
     def send_download(self, view: View | None, fmt: str) -> None:

@@ -119,6 +119,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "refresh": {},
     "close": {},
     "output_removed": {},
+    "pong": {},
 }
 _OPTIONAL = {
     ("connect", "state"),

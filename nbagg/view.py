@@ -42,6 +42,7 @@ class View:
         self.frames_sent = 0
         self.last_sent = 0.0  # time.monotonic() of the last frame sent
         self.last_ack = time.monotonic()  # or connection time: the view's last sign of life
+        self.ping_sent: float | None = None  # when a ping went out that is not answered yet
         self.closed = False
 
     def send(self, msg: dict, buffers: list | None = None) -> None:

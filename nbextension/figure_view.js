@@ -327,6 +327,7 @@ define([], function () {
         case 'error': this._onError(msg); break;
         case 'closed': this._enqueue(() => this._showClosed()); break;
         case 'capture_scroll': this._captureScroll = Boolean(msg.value); break;
+        case 'ping': this._send({ type: 'pong' }); break;
         case 'fullscreen': this._toggleFullscreen(); break;
         default: console.debug('nbagg: ignoring message of type', msg.type);
       }

@@ -32,10 +32,18 @@ class Kernel:
 
     # -- iopub ---------------------------------------------------------------------
 
+    def _read_iopub(self, timeout: float) -> dict:
+        """The next message off the wire. Pings are answered here, like a browser does at once."""
+        msg = self.kc.get_iopub_msg(timeout=timeout)
+        if msg["msg_type"] == "comm_msg" and (msg["content"].get("data") or {}).get("type") == "ping":
+            pong = self.kc.session.msg("comm_msg", {"comm_id": msg["content"]["comm_id"], "data": {"type": "pong"}})
+            self.kc.shell_channel.send(pong)
+        return msg
+
     def _next_iopub(self, timeout: float) -> dict:
         if self._pending:
             return self._pending.pop(0)
-        return self.kc.get_iopub_msg(timeout=timeout)
+        return self._read_iopub(timeout)
 
     def execute(self, code: str, timeout: float = 60, allow_error: bool = False) -> list[dict]:
         """Run code; return its iopub outputs (display_data, stream, ...). Comm traffic is kept."""
@@ -116,7 +124,7 @@ class FigureComm:
             if remaining <= 0:
                 raise TimeoutError(f"no {type or 'message'} on comm {self.id[:8]}")
             try:
-                msg = k.kc.get_iopub_msg(timeout=remaining)
+                msg = k._read_iopub(remaining)
             except queue.Empty:
                 continue
             if self._mine(msg, type):

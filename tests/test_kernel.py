@@ -539,3 +539,35 @@ def test_view_title_is_the_figure_label(kernel):
     assert view.recv(type="title")["text"] == "renamed"
     fid, _ = show_figure(kernel, "fig = plt.figure(num=42)")
     assert kernel.open_view(fid).recv(type="title")["text"] == "Figure 42"
+
+
+def test_views_that_do_not_answer_a_ping_are_dropped(kernel):
+    """A reloaded page's old views often cannot say goodbye: a new view pings the others."""
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    old = kernel.open_view(fid)
+    old.recv_frame()
+    kernel.execute("import nbagg.manager; nbagg.manager.PING_TIMEOUT = 0.5")
+    try:
+        # The old page is gone: nothing answers its pings (bypass the harness's auto-pong).
+        kernel.kc.get_iopub_msg = _without_pings(kernel.kc.get_iopub_msg, old.id)
+        new = kernel.open_view(fid)
+        new.recv_frame()
+        import time
+
+        time.sleep(1.0)
+        assert old.recv(type="comm_close", timeout=5)
+        assert kernel.eval("len(fig.canvas.manager.views)") == 1
+    finally:
+        del kernel.kc.get_iopub_msg
+        kernel.execute("nbagg.manager.PING_TIMEOUT = 10.0")
+
+
+def _without_pings(get, comm_id):
+    def get_msg(timeout=None):
+        while True:
+            msg = get(timeout=timeout)
+            data = msg["content"].get("data") or {}
+            if not (msg["content"].get("comm_id") == comm_id and data.get("type") == "ping"):
+                return msg
+
+    return get_msg

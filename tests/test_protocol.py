@@ -61,6 +61,7 @@ VALID = [
     ({"type": "refresh"}, {"type": "refresh"}),
     ({"type": "close"}, {"type": "close"}),
     ({"type": "output_removed"}, {"type": "output_removed"}),
+    ({"type": "pong"}, {"type": "pong"}),
 ]
 
 
