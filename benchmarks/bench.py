@@ -4,7 +4,7 @@ Run it with ``bash benchmarks/run`` (see docs/benchmarks.md). Every backend runs
 same nbclassic server and the same Python environment (benchmarks/.venv-peers), each
 notebook in its own kernel, driven by headless system Chromium through Playwright.
 Frames are counted from the canvas pixels in the page; bytes from the kernel websocket
-through the DevTools protocol; kernel CPU from time.process_time() in the kernel.
+through the DevTools protocol; kernel CPU from /proc/<pid>/stat of the kernel process.
 """
 
 from __future__ import annotations
