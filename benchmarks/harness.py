@@ -10,11 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
-import shutil
-import socket
 import struct
-import subprocess
 import sys
 import time
 import urllib.request
@@ -22,16 +18,10 @@ from pathlib import Path
 
 import nbformat
 
-CHROMIUM = os.environ.get("NBAGG_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The server and browser settings are the tests' (one place for both).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from browser_harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402, F401  (re-exported for bench.py)
+from browser_harness import NotebookServer as TestNotebookServer  # noqa: E402
 
 # Injected into every page before its scripts run. A requestAnimationFrame loop samples
 # each watched canvas (nearest-neighbour downscale to at most MAX_SAMPLE pixels, then a
@@ -188,63 +178,9 @@ PROBE_JS = r"""
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class NotebookServer:
-    """nbclassic on 127.0.0.1 with its own Jupyter dirs (the user's config is not read)."""
-
-    def __init__(self, root: Path, home: Path):
-        self.root = root
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        for sub in ("config", "data", "runtime", "ipython"):
-            (home / sub).mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(home / "config"),
-            JUPYTER_DATA_DIR=str(home / "data"),
-            JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-            IPYTHONDIR=str(home / "ipython"),
-            MPLBACKEND="agg",
-            PYDEVD_DISABLE_FILE_VALIDATION="1",
-        )
-        jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable)) or "jupyter"
-        cmd = [
-            jupyter,
-            "nbclassic",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--port-retries=0",
-            f"--ServerApp.token={self.token}",
-            f"--notebook-dir={root}",
-            "--allow-root",
-        ]
-        self.log_path = home / "server.log"
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=root)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_ready(90)
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nbclassic exited ({self.proc.returncode}):\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"nbclassic did not start in {timeout}s:\n{self.log_path.read_text()}")
-
-    def notebook_url(self, name: str) -> str:
-        return f"{self.url}/notebooks/{name}?token={self.token}"
+class NotebookServer(TestNotebookServer):
+    """The tests' nbclassic server (tests/browser_harness.py) plus the REST calls the
+    benchmark needs to stop kernels between scenarios."""
 
     def _api(self, path: str, method: str = "GET"):
         req = urllib.request.Request(
@@ -263,15 +199,6 @@ class NotebookServer:
     def shutdown_kernels(self) -> None:
         for k in self._api("/api/kernels") or []:
             self._api(f"/api/kernels/{k['id']}", method="DELETE")
-
-    def stop(self) -> None:
-        self.proc.terminate()  # our own pid only; the server shuts its kernels down
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self._log.close()
 
 
 def kernel_pid(kernel_id: str) -> int | None:

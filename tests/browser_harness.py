@@ -41,8 +41,9 @@ def free_port() -> int:
 class NotebookServer:
     """nbclassic serving ``root``, with its own Jupyter dirs so the user's config is not read."""
 
-    def __init__(self, root: Path, home: Path):
+    def __init__(self, root: Path, home: Path, ready_timeout: float = 90):
         self.root = root
+        home.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.token = secrets.token_hex(16)
         env = dict(os.environ)
@@ -52,6 +53,7 @@ class NotebookServer:
             JUPYTER_RUNTIME_DIR=str(home / "runtime"),
             IPYTHONDIR=str(home / "ipython"),
             MPLBACKEND="agg",
+            PYDEVD_DISABLE_FILE_VALIDATION="1",  # quiets the debugger's frozen-modules warning
         )
         jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable)) or "jupyter"
         cmd = [
@@ -70,7 +72,7 @@ class NotebookServer:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=root)
         self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_ready(60)
+        self._wait_ready(ready_timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from browser_harness import SETUP, NotebookPage, shutdown_kernels, write_notebook
+from test_browser import drag
 
 pytestmark = pytest.mark.browser
 
@@ -151,14 +152,6 @@ def one_pixel(nb, ax: str) -> tuple[float, float]:
         f"[float(abs(a[1] - a[0]) / (w / {ax}.figure.canvas.device_pixel_ratio))"
         f" for a, w in (({ax}.get_xlim(), {ax}.bbox.width), ({ax}.get_ylim(), {ax}.bbox.height))]",
     )
-
-
-def drag(nb, start, end, steps=8):
-    mouse = nb.page.mouse
-    mouse.move(*start)
-    mouse.down()
-    mouse.move(*end, steps=steps)
-    mouse.up()
 
 
 def button(nb, action, index):
