@@ -253,6 +253,8 @@ class FigureCanvasNbagg(FigureCanvasAgg):
             if manager is None or not manager.wants_frames():
                 self._draw_scheduled = False  # nobody is watching; the next view draws
                 return
+            if manager.saturated():
+                return  # still scheduled: the next acknowledgement draws (manager._on_ack)
             with self._idle_draw_cntx():
                 self.draw_reporting_errors()
 

@@ -7,6 +7,8 @@ benchmarked on plain arrays.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,10 +103,37 @@ def bounding_box(rects: list[Rect]) -> Rect:
 
 
 def encode_png(pixels: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
-    """PNG bytes of an RGBA array (any slice of a frame)."""
+    """PNG bytes of an RGBA array (any slice of a frame), built for speed.
+
+    Every row uses PNG filter type 0 (none): Pillow chooses filters adaptively per row,
+    which costs more than the zlib pass itself and, on plots, buys almost nothing in size
+    (measured in benchmarks/results/experiments/fast_png.md: 3.3x faster encoding, same
+    bytes per frame). Any PNG decoder reads these files.
+    """
+    height, width = pixels.shape[:2]
+    raw = np.empty((height, width * 4 + 1), np.uint8)
+    raw[:, 0] = 0  # the filter type byte that starts every row
+    raw[:, 1:].reshape(height, width, 4)[...] = pixels  # a view: splitting an axis never copies
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(raw, compress_level)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)))
+
+
+def encode_png_compact(pixels: np.ndarray) -> bytes:
+    """PNG bytes for images that are kept (notebook outputs): smaller, slower to make."""
     image = Image.fromarray(np.ascontiguousarray(pixels), "RGBA")
     out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=compress_level)
+    image.save(out, format="PNG", compress_level=6)
     return out.getvalue()
 
 

@@ -21,7 +21,7 @@ from matplotlib.backend_bases import CloseEvent, FigureManagerBase, ResizeEvent
 from . import mainloop, protocol
 from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
-from .frames import EncodedUpdate, Frame, encode_png, encode_update
+from .frames import EncodedUpdate, Frame, encode_png_compact, encode_update
 from .state import StateError, dump_figure, load_figure
 from .view import BLOCKED_INTERVAL, View
 
@@ -30,7 +30,11 @@ log = logging.getLogger("nbagg")
 _DOWNLOAD_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 PING_TIMEOUT = 10.0  # seconds a view has to answer a ping before it is dropped
-STATE_DELAY = 2.0  # seconds between a change and the state refresh sent to views
+# The figure's state (a pickle, often 100+ KB) goes to the views once changes settle:
+# STATE_QUIET seconds without a new frame, or STATE_MAX_DELAY after the first unsent one
+# during an endless animation. Sending it every few seconds was most of an animation's bytes.
+STATE_QUIET = 1.0
+STATE_MAX_DELAY = 30.0
 
 # figure id -> manager, for every figure that has not been closed.
 managers: dict[str, FigureManagerNbagg] = {}
@@ -52,7 +56,9 @@ class FigureManagerNbagg(FigureManagerBase):
         self.pending_show = False  # created in interactive mode: show at the end of the cell
         self.closed = False
         self.display_parent: dict | None = None
-        self._state_pending = False
+        self._state_since: float | None = None  # first change not yet in a sent state
+        self._last_change = 0.0
+        self._capture_pending = False  # blitted while every view was full: capture on ack
         self._last_blocked_publish = 0.0
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
@@ -102,7 +108,7 @@ class FigureManagerNbagg(FigureManagerBase):
         """The output bundle of the last frame: our mime type (if live), a PNG and text."""
         frame = self.frame
         css_w, css_h = round(frame.width / frame.dpr), round(frame.height / frame.dpr)
-        png = base64.b64encode(encode_png(frame.pixels)).decode("ascii")
+        png = base64.b64encode(encode_png_compact(frame.pixels)).decode("ascii")
         axes = len(self.canvas.figure.axes)
         data: dict[str, Any] = {
             "image/png": png,
@@ -127,8 +133,33 @@ class FigureManagerNbagg(FigureManagerBase):
         # open waits behind the running cell): draw anyway and refresh the output's image.
         return bool(self.views) or (self.shown and self.canvas.in_event_loop)
 
+    def saturated(self) -> bool:
+        """Whether a new frame now would only wait: a view that keeps up is full.
+
+        Frames are drawn on demand: while this holds, a draw_idle (or a blit) only marks
+        the figure dirty and the next acknowledgement draws (or captures) once. Views that
+        keep up therefore move in step and share every frame and its encoding; a lagging
+        view does not hold them back and catches up with the newest frame.
+        """
+        if self.frame is None or not self.views or self.canvas.in_event_loop:
+            return False
+        now = time.monotonic()
+        self._drop_unresponsive_views(now)
+        return any(view.full and not view.lagging(now) for view in self.views.values())
+
+    def _drop_unresponsive_views(self, now: float) -> None:
+        for view in list(self.views.values()):
+            if view.unresponsive(now):
+                log.warning("nbagg: dropping view %s of figure %s: no acknowledgement", view.id, self.figure_id)
+                view.close()  # closes its comm; a browser that was only asleep reconnects
+                self.remove_view(view.id)
+
     def frame_ready(self, pixels: np.ndarray) -> None:
         """The canvas drew (or blitted): record the frame and offer it to every view."""
+        if self.saturated():
+            self._capture_pending = True
+            return
+        self._capture_pending = False
         if (
             self.frame is not None
             and self.frame.pixels.shape == pixels.shape
@@ -142,13 +173,8 @@ class FigureManagerNbagg(FigureManagerBase):
         blocked = self.canvas.in_event_loop
         if blocked and not self.views and self.shown:
             self._publish_while_blocked()
-        now = time.monotonic()
+        self._drop_unresponsive_views(time.monotonic())
         for view in list(self.views.values()):
-            if view.unresponsive(now):
-                log.warning("nbagg: dropping view %s of figure %s: no acknowledgement", view.id, self.figure_id)
-                view.close()  # closes its comm
-                self.remove_view(view.id)
-                continue
             view.offer(self.frame, self._encode, blocked)
 
     def _publish_while_blocked(self) -> None:
@@ -163,18 +189,27 @@ class FigureManagerNbagg(FigureManagerBase):
         update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
 
     def _schedule_state(self) -> None:
-        """After the figure changed, send views its signed state (debounced): the browser
-        keeps it in the output so a new kernel can restore the figure."""
-        if self._state_pending or not self.views:
-            return
-        self._state_pending = True
-        mainloop.call_later(STATE_DELAY, self._send_state)
+        """After the figure changed, send views its signed state once changes settle: the
+        browser keeps it in the output so a new kernel can restore the figure."""
+        now = time.monotonic()
+        self._last_change = now
+        if self._state_since is None and self.views:
+            self._state_since = now
+            mainloop.call_later(STATE_QUIET, self._send_state_when_settled)
 
-    def _send_state(self) -> None:
-        self._state_pending = False
-        if self.closed or not self.views:
+    def _send_state_when_settled(self) -> None:
+        if self._state_since is None:
             return
-        self.broadcast({"type": "state", "state": dump_figure(self.canvas.figure)})
+        now = time.monotonic()
+        quiet_for = now - self._last_change
+        waited = now - self._state_since
+        if quiet_for < STATE_QUIET and waited < STATE_MAX_DELAY:
+            delay = min(STATE_QUIET - quiet_for, STATE_MAX_DELAY - waited)
+            mainloop.call_later(delay, self._send_state_when_settled)
+            return
+        self._state_since = None
+        if not self.closed and self.views:
+            self.broadcast({"type": "state", "state": dump_figure(self.canvas.figure)})
 
     def _encode(self, base: Frame | None, current: Frame) -> EncodedUpdate:
         """Encode once for all views that share the same base frame."""
@@ -250,8 +285,14 @@ class FigureManagerNbagg(FigureManagerBase):
         handler(self, view, msg)
 
     def _on_ack(self, view, msg):
-        if view.ack(msg["seq"]) and self.frame is not None:
-            view.offer(self.frame, self._encode)
+        view.ack(msg["seq"])
+        canvas = self.canvas
+        if canvas._draw_scheduled:
+            canvas._draw_if_scheduled()  # drawn on demand (see saturated)
+        elif self._capture_pending:
+            canvas._frame_ready()  # the blit that found every view full
+        if view.stale and not view.full and self.frame is not None:
+            view.offer(self.frame, self._encode)  # a lagging view catches up
 
     def _on_pong(self, view, msg):
         view.ping_sent = None

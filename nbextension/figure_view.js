@@ -17,6 +17,8 @@ define([], function () {
   const ERROR_VISIBLE_MS = 8000;
   /** Wheel events further apart than this start a new gesture (see #onWheel). */
   const WHEEL_GESTURE_GAP_MS = 200;
+  // A pointer move this long after the last one sent starts a burst and is sent at once.
+  const MOVE_BURST_GAP_MS = 50;
   /** Wheel delta that counts as one step, per WheelEvent.deltaMode (pixel, line, page). */
   const WHEEL_UNIT = [100, 3, 1];
   /** MouseEvent.button -> the bit it sets in MouseEvent.buttons. */
@@ -160,6 +162,7 @@ define([], function () {
       this._refreshPending = false;
       this._history = { back: false, forward: false };
       this._raf = 0;
+      this._lastFlush = -Infinity;  // performance.now() of the last input sent
       this._pendingMove = null;
       this._pendingScroll = null;
       this._wheel = { lastTime: -Infinity, remainder: 0 };
@@ -374,7 +377,8 @@ define([], function () {
         this._frames += 1;
         this._root.dataset.nbaggFrames = String(this._frames);
         if (this._state === 'connecting') this._setState('live');
-        this._send({ type: 'ack', seq: msg.seq });
+        // Acknowledgements are cumulative: the kernel asks for one every few frames.
+        if (msg.ack !== false) this._send({ type: 'ack', seq: msg.seq });
       });
     }
 
@@ -776,7 +780,10 @@ define([], function () {
         return;
       }
       this._pendingMove = this._mouseMessage('move', e);
-      this._scheduleFlush();
+      // The first move of a burst goes out at once (a pan drag starts responding a
+      // display frame sooner); the rest are coalesced to one per display frame.
+      if (this._raf === 0 && e.timeStamp - this._lastFlush > MOVE_BURST_GAP_MS) this._flushInput();
+      else this._scheduleFlush();
     }
 
     _onPointerUp(e, button) {
@@ -826,6 +833,7 @@ define([], function () {
       const scroll = this._pendingScroll;
       this._pendingMove = null;
       this._pendingScroll = null;
+      this._lastFlush = performance.now();
       if (move) this._send(move);
       if (scroll && scroll.step !== 0) this._send(scroll);
     }

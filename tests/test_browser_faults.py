@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from test_browser_session import canvas_array, settle
 
+from nbagg.view import MAX_IN_FLIGHT
+
 pytestmark = pytest.mark.browser
 
 ANIMATION = (
@@ -50,7 +52,7 @@ def test_slow_browser_gets_the_newest_state_not_a_backlog(open_notebook):
             nb.page.wait_for_timeout(500)
             in_flight.append(nb.eval("max(len(v.in_flight) for v in fig.canvas.manager.views.values())"))
             rss.append(nb.eval("int(open('/proc/self/statm').read().split()[1]) * 4096 // 2**20"))
-        assert max(in_flight) <= 2  # flow control: never more than 2 frames queued per view
+        assert max(in_flight) <= MAX_IN_FLIGHT  # flow control: nothing queued beyond the window
         assert max(rss) - min(rss) < 20, rss  # kernel memory bounded while the browser lags
     finally:
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})

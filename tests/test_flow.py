@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from nbagg.frames import EncodedUpdate, Frame, apply_update, encode_update
-from nbagg.view import MAX_IN_FLIGHT, View
+from nbagg.view import ACK_EVERY, DEAD_VIEW_TIMEOUT, MAX_IN_FLIGHT, View
 
 HEIGHT, WIDTH = 12, 16
 
@@ -103,6 +105,7 @@ def test_first_offer_sends_a_full_frame_with_seq_1(view, browser, encoder, figur
     assert msg == {
         "type": "frame",
         "seq": 1,
+        "ack": False,  # acknowledgements are asked for every ACK_EVERY frames
         "width": WIDTH,
         "height": HEIGHT,
         "dpr": 1.0,
@@ -183,32 +186,49 @@ def test_ack_returns_false_when_nothing_was_missed(view, browser, encoder, figur
     assert view.in_flight == []
 
 
+def fill(view, encoder, figure):
+    """Offer one frame more than the view can take: it ends full and stale."""
+    for _ in range(MAX_IN_FLIGHT + 1):
+        view.offer(figure.change(), encoder)
+    assert view.full and view.stale
+
+
 def test_ack_is_cumulative(view, browser, encoder, figure):
-    view.offer(figure.change(), encoder)
-    view.offer(figure.change(), encoder)
-    view.offer(figure.change(), encoder)  # saturated: stale
-    assert view.stale
-    assert view.ack(2) is True  # acknowledges 1 as well
+    fill(view, encoder, figure)
+    assert view.ack(MAX_IN_FLIGHT) is True  # acknowledges every earlier frame as well
     assert view.in_flight == []
 
 
-@pytest.mark.parametrize("seq", [0, 3, 99, -1, 2**53])
+@pytest.mark.parametrize("seq", [0, MAX_IN_FLIGHT + 1, 99, -1, 2**53])
 def test_acks_for_unknown_seqs_are_ignored(view, browser, encoder, figure, seq):
-    view.offer(figure.change(), encoder)
-    view.offer(figure.change(), encoder)
-    view.offer(figure.change(), encoder)  # stale
+    fill(view, encoder, figure)
     assert view.ack(seq) is False  # even though the view is stale
-    assert view.in_flight == [1, 2]
+    assert view.in_flight == list(range(1, MAX_IN_FLIGHT + 1))
     assert view.stale
 
 
 def test_duplicate_ack_is_ignored(view, browser, encoder, figure):
-    view.offer(figure.change(), encoder)
-    view.offer(figure.change(), encoder)
-    view.offer(figure.change(), encoder)  # stale
+    fill(view, encoder, figure)
     assert view.ack(1) is True
     assert view.ack(1) is False
-    assert view.in_flight == [2]
+    assert view.in_flight == list(range(2, MAX_IN_FLIGHT + 1))
+
+
+def test_frames_ask_for_an_ack_every_ack_every_frames(view, browser, encoder, figure):
+    for _ in range(2 * MAX_IN_FLIGHT):
+        view.offer(figure.change(), encoder)
+        if view.full:
+            view.ack(view.seq)
+    asked = [msg["seq"] for msg in browser.frames if msg["ack"]]
+    assert asked == [seq for seq in range(1, 2 * MAX_IN_FLIGHT + 1) if seq % ACK_EVERY == 0]
+    assert MAX_IN_FLIGHT % ACK_EVERY == 0  # a full view always has an ack coming
+
+
+def test_a_view_idle_for_long_is_not_dead_when_it_fills_up(view, encoder, figure):
+    view.last_ack -= 3600  # nothing to acknowledge for an hour
+    fill(view, encoder, figure)
+    assert not view.unresponsive(time.monotonic())
+    assert view.unresponsive(time.monotonic() + DEAD_VIEW_TIMEOUT + 1)
 
 
 def test_offering_the_same_frame_twice_sends_nothing(view, browser, encoder, figure):
@@ -243,15 +263,16 @@ def test_unchanged_frame_with_a_new_version_sends_nothing(view, browser, encoder
 
 
 def test_stale_view_whose_newest_frame_matches_what_it_shows_gets_nothing(view, browser, encoder, figure):
-    view.offer(figure.change(), encoder)
+    for _ in range(MAX_IN_FLIGHT - 1):
+        view.offer(figure.change(), encoder)
     shown = figure.change()
     view.offer(shown, encoder)
     view.offer(figure.change(), encoder)  # stale
     back = figure.frame(shown.pixels.copy())  # the figure went back to what the view has
     view.offer(back, encoder)
-    assert view.ack(2) is True
+    assert view.ack(MAX_IN_FLIGHT) is True
     view.offer(back, encoder)
-    assert len(browser.frames) == 2
+    assert len(browser.frames) == MAX_IN_FLIGHT
     assert not view.stale
     browser.draw_all()
     np.testing.assert_array_equal(browser.canvas, back.pixels)

@@ -7,6 +7,7 @@ import pytest
 from kernel_harness import figure_ids
 
 from nbagg.protocol import MAX_SIZE, MIME_TYPE
+from nbagg.view import ACK_EVERY, LAG_TIMEOUT, MAX_IN_FLIGHT
 
 RED, BLUE = (255, 0, 0, 255), (0, 0, 255, 255)
 
@@ -112,15 +113,17 @@ def test_flow_control_coalesces_to_the_newest_state(kernel):
     fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 2), dpi=50); ax = fig.add_axes([0, 0, 1, 1])")
     view = kernel.open_view(fid)
     view.recv_frame(ack=False)  # seq 1 in flight
-    colors = ["red", "green", "blue", "yellow", "black", "cyan"]
+    colors = ["red", "green", "blue", "yellow", "black", "magenta", "white", "cyan"]
+    assert len(colors) > MAX_IN_FLIGHT
     for color in colors:
         kernel.execute(f"ax.set_facecolor('{color}'); fig.canvas.draw()")
-    view.recv_frame(ack=False)  # seq 2: the second in flight; after that the kernel must hold back
+    for _ in range(MAX_IN_FLIGHT - 1):
+        view.recv_frame(ack=False)  # until the view is full; after that the kernel must hold back
     with pytest.raises(TimeoutError):
         view.recv(timeout=1.0, type="frame")
-    view.send({"type": "ack", "seq": 2})  # acknowledges both
+    view.send({"type": "ack", "seq": MAX_IN_FLIGHT})  # acknowledges all of them
     frame = view.recv_frame()
-    assert frame["seq"] == 3
+    assert frame["seq"] == MAX_IN_FLIGHT + 1
     assert tuple(view.canvas[50, 50]) == (0, 255, 255, 255)  # cyan: the newest state, no backlog
     with pytest.raises(TimeoutError):
         view.recv(timeout=1.0, type="frame")
@@ -488,19 +491,27 @@ def test_an_artist_that_raises_in_draw_is_reported_and_the_view_recovers(kernel)
 
 
 def test_a_view_that_never_acknowledges_is_dropped(kernel):
+    import time
+
     fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
     silent, healthy = kernel.open_view(fid), kernel.open_view(fid)
     silent.recv_frame(ack=False)
     healthy.recv_frame()
-    kernel.execute("import nbagg.view; nbagg.view.DEAD_VIEW_TIMEOUT = 0.5")
+    kernel.execute("import nbagg.view; nbagg.view.DEAD_VIEW_TIMEOUT = 1.0")
     try:
-        for i in range(4):
+        for i in range(MAX_IN_FLIGHT - 1):  # the silent view fills up
             kernel.execute(f"ax.set_title('{i}'); fig.canvas.draw()")
             healthy.recv_frame()
-            if i == 1:
-                import time
-
-                time.sleep(0.7)
+            silent.recv_frame(ack=False)
+        # While it is only lagging it does not hold the healthy view back...
+        time.sleep(LAG_TIMEOUT + 0.2)
+        kernel.execute("ax.set_title('lagging'); fig.canvas.draw()")
+        healthy.recv_frame()
+        assert kernel.eval("len(fig.canvas.manager.views)") == 2
+        # ...and once it has been full for DEAD_VIEW_TIMEOUT, the next frame drops it.
+        time.sleep(1.0)
+        kernel.execute("ax.set_title('dropped'); fig.canvas.draw()")
+        healthy.recv_frame()
         assert silent.recv(type="comm_close")
         assert kernel.eval("len(fig.canvas.manager.views)") == 1
     finally:
@@ -571,3 +582,68 @@ def _without_pings(get, comm_id):
                 return msg
 
     return get_msg
+
+
+def test_frames_are_drawn_on_demand_while_every_view_is_full(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "fig, ax = plt.subplots(figsize=(2, 2), dpi=50); _draws = []\n"
+        "_ = fig.canvas.mpl_connect('draw_event', lambda e: _draws.append(1))",
+    )
+    view = kernel.open_view(fid)
+    view.recv_frame(ack=False)
+    for i in range(MAX_IN_FLIGHT - 1):
+        kernel.execute(f"ax.set_title('fill {i}'); fig.canvas.draw_idle()")
+        view.recv_frame(ack=False)
+    draws = kernel.eval("len(_draws)")
+    for i in range(10):  # the view is full: these only mark the figure dirty
+        kernel.execute(f"ax.set_title('waiting {i}'); fig.canvas.draw_idle()")
+    with pytest.raises(TimeoutError):
+        view.recv(timeout=0.5, type="frame")
+    assert kernel.eval("len(_draws)") == draws  # nothing rendered only to be thrown away
+    view.send({"type": "ack", "seq": MAX_IN_FLIGHT})
+    frame = view.recv_frame()
+    assert frame["seq"] == MAX_IN_FLIGHT + 1
+    assert kernel.eval("len(_draws)") == draws + 1  # one draw, of the newest state
+    want = kernel.eval("__import__('hashlib').sha256(np.asarray(fig.canvas.buffer_rgba()).tobytes()).hexdigest()")
+    assert hashlib.sha256(view.canvas.tobytes()).hexdigest() == want
+
+
+def test_views_that_keep_up_share_every_frame_and_its_encoding(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    a, b = kernel.open_view(fid), kernel.open_view(fid)
+    a.recv_frame()
+    b.recv_frame()
+    kernel.execute(
+        "import nbagg.manager as _m; _encodes = []; _encode_update = _m.encode_update\n"
+        "_m.encode_update = lambda base, cur: (_encodes.append(1), _encode_update(base, cur))[1]"
+    )
+    try:
+        for i in range(6):
+            kernel.execute(f"ax.set_title('{i}'); fig.canvas.draw_idle()")
+            fa, fb = a.recv_frame(), b.recv_frame()
+            assert fa["rects"] == fb["rects"] and fa["buffers"] == fb["buffers"]
+        assert kernel.eval("len(_encodes)") == 6  # once per frame, not once per view
+    finally:
+        kernel.execute("_m.encode_update = _encode_update")
+
+
+def test_an_animation_flows_when_the_browser_acknowledges_only_when_asked(kernel):
+    fid, _ = show_figure(
+        kernel,
+        "from matplotlib.animation import FuncAnimation\n"
+        "fig, ax = plt.subplots(figsize=(2, 2), dpi=50); ln, = ax.plot([0, 1], [0, 1]); ax.set_ylim(0, 8)\n"
+        "anim = FuncAnimation(fig, lambda i: ln.set_ydata([0, i % 8]), interval=5, cache_frame_data=False)",
+    )
+    view = kernel.open_view(fid)
+    try:
+        frames = []
+        for _ in range(5 * MAX_IN_FLIGHT):
+            frame = view.recv_frame(ack=False)
+            frames.append(frame)
+            if frame["ack"]:
+                view.send({"type": "ack", "seq": frame["seq"]})
+        assert [f["seq"] for f in frames] == list(range(1, 5 * MAX_IN_FLIGHT + 1))
+        assert sum(f["ack"] for f in frames) == 5 * MAX_IN_FLIGHT // ACK_EVERY
+    finally:
+        kernel.execute("anim.event_source.stop()")
