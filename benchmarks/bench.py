@@ -95,17 +95,26 @@ import nbagg.frames as _F, nbagg.view as _V, nbagg.manager as _M
 from matplotlib.backends.backend_agg import FigureCanvasAgg as _FCA
 from matplotlib.axes import Axes as _Axes
 
+_nested = []  # time spent in timed calls inside the timed call at each depth
+
 def _timed(fn, key, only=None):
+    # Count calls and exclusive CPU time: time in timed calls nested inside (an ack that
+    # draws and encodes) is counted for those, not twice.
     def wrapper(*args, **kwargs):
         if only is not None and not only(args):
             return fn(*args, **kwargs)
         t0 = time.thread_time()  # CPU time of this thread: other processes do not count
+        _nested.append(0.0)
         try:
             return fn(*args, **kwargs)
         finally:
+            total = time.thread_time() - t0
+            inner = _nested.pop()
+            if _nested:
+                _nested[-1] += total
             e = _prof.setdefault(key, [0, 0.0])
             e[0] += 1
-            e[1] += time.thread_time() - t0
+            e[1] += total - inner
     return wrapper
 
 _FCA.draw = _timed(_FCA.draw, "agg_draw")
@@ -683,8 +692,9 @@ def breakdown(win: dict, fps: float) -> dict:
     diff = per_s.get("diff", 0.0)
     encode = per_s.get("encode", 0.0)
     send = per_s.get("send", 0.0)
-    frame_work = per_s.get("frame_ready", 0.0) + per_s.get("on_ack", 0.0)
-    bookkeeping = max(0.0, frame_work - diff - encode - send)
+    # Exclusive times (see _timed): what frame_ready and the ack handler do themselves.
+    bookkeeping = per_s.get("frame_ready", 0.0) + per_s.get("on_ack", 0.0)
+    frame_work = diff + encode + send + bookkeeping
     cpu = win["kernel_cpu_share"]
     other = max(0.0, cpu - agg - frame_work)
 

@@ -37,7 +37,7 @@ BREAKDOWN = [
     ("diff_ms", "diff"),
     ("encode_ms", "PNG encode"),
     ("send_ms", "send"),
-    ("compare_copy_ms", "compare+copy"),
+    ("compare_copy_ms", "compare+copy, flow control"),
     ("other_ms", "other kernel CPU"),
     ("cpu_ms", "kernel CPU total"),
 ]
@@ -280,8 +280,9 @@ def markdown(data: dict) -> str:
             "Timers around nbagg's functions in the benchmark kernel (thread CPU time); *other* is the rest of the "
             "kernel process's CPU (ipykernel's message handling, the animation's own step, threads). Round trip: "
             "a frame handed to the comm until the kernel handles its ack (median); of which browser: the frame "
-            "arriving on the page's websocket until the ack leaves it (DevTools timestamps). With at most 2 frames "
-            "in flight a view gets at most 2 frames per round trip.",
+            "arriving on the page's websocket until the ack leaves it (DevTools timestamps); only every 2nd frame "
+            "asks for an ack. With at most 4 frames in flight a view gets at most 4 frames per round trip. Each "
+            "timer counts its own time, not that of the timed calls inside it (an ack that draws).",
             "",
             "| Scenario | "
             + " | ".join(label for _, label in BREAKDOWN)

@@ -296,6 +296,8 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def _on_pong(self, view, msg):
         view.ping_sent = None
+        if view.stale and not view.full and self.frame is not None:
+            view.offer(self.frame, self._encode)
 
     def _on_mouse(self, view, msg):
         self.canvas.handle_mouse(msg)

@@ -19,9 +19,12 @@ from .frames import EncodedUpdate, Frame
 
 log = logging.getLogger("nbagg")
 
-# Four frames in flight keep the pipe full across the round trip (measured against 2 in
-# benchmarks/results/experiments/); a view that falls behind still gets the newest frame.
-MAX_IN_FLIGHT = 4
+# Enough frames in flight to keep the pipe full across a round trip (~100 ms) at the
+# screen's refresh rate; the browser paints at most one frame per display frame and acks
+# after painting, so a fast animation is paced by the screen, not by this window.
+# Measured against 2, 4 and 8 in docs/benchmarks.md. A view that falls behind still gets
+# the newest frame, never a backlog.
+MAX_IN_FLIGHT = 8
 ACK_EVERY = 2  # must divide MAX_IN_FLIGHT, so that a full view always has an ack coming
 # A view full for this long is lagging (a slow or background tab): frames are drawn for
 # the others without waiting for it; it gets the newest frame when it acknowledges.
@@ -65,6 +68,11 @@ class View:
         ``blocked`` says the kernel is inside user code that cannot hear acknowledgements.
         """
         if self.closed or frame is self.base:
+            return
+        if self.ping_sent is not None:
+            # Probably the view of a page that has gone (a new view just connected): no
+            # frames until it answers; its pong brings the newest frame.
+            self.stale = True
             return
         now = time.monotonic()
         if blocked:

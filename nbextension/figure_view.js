@@ -158,6 +158,7 @@ define([], function () {
       this._disposed = false;
       this._state = 'connecting';
       this._frames = 0;
+      this._paintedThisFrame = false;  // a frame was painted since the last display frame
       this._queue = Promise.resolve();  // frames and closing are applied in arrival order
       this._refreshPending = false;
       this._history = { back: false, forward: false };
@@ -350,6 +351,7 @@ define([], function () {
       const decoded = problem ? Promise.resolve({ error: problem }) : decodeAll(buffers);
       this._enqueue(async () => {
         const result = await decoded;
+        await this._paintSlot();
         if (this._disposed || this._state === 'closed') {
           if (result.bitmaps) for (const bitmap of result.bitmaps) bitmap.close();
           return;
@@ -382,8 +384,26 @@ define([], function () {
       });
     }
 
+    /**
+     * Resolve when a frame may be painted: at once if nothing was painted in this display
+     * frame, else at the next one. Frames arriving faster than the screen refreshes would
+     * never be seen; holding them back (and their acks) slows the kernel to what the
+     * screen shows. Hidden pages get no animation frames, so they paint at once.
+     */
+    _paintSlot() {
+      if (!this._paintedThisFrame || document.hidden) return Promise.resolve();
+      return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    }
+
+    _markPainted() {
+      if (this._paintedThisFrame) return;
+      this._paintedThisFrame = true;
+      requestAnimationFrame(() => { this._paintedThisFrame = false; });
+    }
+
     /** Draw decoded rects; returns a problem string or null. */
     _paint(msg, bitmaps) {
+      this._markPainted();
       const canvas = this._canvas;
       if (msg.full) {
         if (canvas.width !== msg.width) canvas.width = msg.width;

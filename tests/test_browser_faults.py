@@ -38,7 +38,11 @@ def test_reload_during_an_animation(open_notebook):
         nb.page.wait_for_timeout(200)
     assert kernel_views(nb) == 1
     assert nb.page.locator(".nbagg-figure").count() == 1
-    assert nb.console_errors == []
+    # iopub is shared: messages to the old page's comm (its last frames, the ping, the
+    # close when it is dropped) reach the new page, and the classic Notebook logs "Comm
+    # promise not found" for them. Its own logging, not an nbagg error.
+    foreign = "Comm promise not found for comm id"
+    assert [e for e in nb.console_errors if not e.startswith(foreign)] == []
 
 
 def test_slow_browser_gets_the_newest_state_not_a_backlog(open_notebook):

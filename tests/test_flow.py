@@ -431,3 +431,18 @@ def test_random_offers_and_acks_converge_to_the_newest_frame(seed):
     assert newest is not None
     assert view.base is newest
     np.testing.assert_array_equal(browser.canvas, newest.pixels)
+
+
+def test_a_view_with_an_unanswered_ping_gets_no_frames_until_it_answers(view, browser, encoder, figure):
+    view.offer(figure.change(), encoder)
+    view.ack(1)
+    view.ping_sent = time.monotonic()  # a new view connected: this one may be a gone page's
+    view.offer(figure.change(), encoder)
+    assert len(browser.frames) == 1
+    assert view.stale
+    view.ping_sent = None  # its pong
+    newest = figure.change()
+    view.offer(newest, encoder)
+    assert len(browser.frames) == 2
+    browser.draw_all()
+    np.testing.assert_array_equal(browser.canvas, newest.pixels)

@@ -113,8 +113,7 @@ def test_flow_control_coalesces_to_the_newest_state(kernel):
     fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 2), dpi=50); ax = fig.add_axes([0, 0, 1, 1])")
     view = kernel.open_view(fid)
     view.recv_frame(ack=False)  # seq 1 in flight
-    colors = ["red", "green", "blue", "yellow", "black", "magenta", "white", "cyan"]
-    assert len(colors) > MAX_IN_FLIGHT
+    colors = [f"C{i}" for i in range(MAX_IN_FLIGHT + 2)] + ["cyan"]
     for color in colors:
         kernel.execute(f"ax.set_facecolor('{color}'); fig.canvas.draw()")
     for _ in range(MAX_IN_FLIGHT - 1):
