@@ -23,7 +23,7 @@ from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
 from .frames import EncodedUpdate, Frame, encode_png_compact, encode_update
 from .state import StateError, dump_figure, load_figure
-from .view import BLOCKED_INTERVAL, View
+from .view import BLOCKED_INTERVAL, LAG_TIMEOUT, View
 
 log = logging.getLogger("nbagg")
 
@@ -59,6 +59,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self._state_since: float | None = None  # first change not yet in a sent state
         self._last_change = 0.0
         self._capture_pending = False  # blitted while every view was full: capture on ack
+        self._resume_pending = False
         self._last_blocked_publish = 0.0
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
@@ -106,9 +107,13 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def mimebundle(self, live: bool, with_state: bool = True) -> tuple[dict, dict]:
         """The output bundle of the last frame: our mime type (if live), a PNG and text."""
-        frame = self.frame
-        css_w, css_h = round(frame.width / frame.dpr), round(frame.height / frame.dpr)
-        png = base64.b64encode(encode_png_compact(frame.pixels)).decode("ascii")
+        # The renderer's buffer, not self.frame: while the views are full the newest
+        # render is not captured as a frame yet (see saturated), and outputs (the final
+        # static image of a closed figure above all) must show the newest state.
+        pixels = np.asarray(self.canvas.renderer.buffer_rgba())
+        dpr = self.canvas.device_pixel_ratio
+        css_w, css_h = round(pixels.shape[1] / dpr), round(pixels.shape[0] / dpr)
+        png = base64.b64encode(encode_png_compact(pixels)).decode("ascii")
         axes = len(self.canvas.figure.axes)
         data: dict[str, Any] = {
             "image/png": png,
@@ -139,13 +144,37 @@ class FigureManagerNbagg(FigureManagerBase):
         Frames are drawn on demand: while this holds, a draw_idle (or a blit) only marks
         the figure dirty and the next acknowledgement draws (or captures) once. Views that
         keep up therefore move in step and share every frame and its encoding; a lagging
-        view does not hold them back and catches up with the newest frame.
+        view (full for LAG_TIMEOUT) does not hold back views that have room, and catches
+        up with the newest frame when it acknowledges.
         """
         if self.frame is None or not self.views or self.canvas.in_event_loop:
             return False
         now = time.monotonic()
         self._drop_unresponsive_views(now)
-        return any(view.full and not view.lagging(now) for view in self.views.values())
+        full = [view for view in self.views.values() if view.full]
+        if not full:
+            return False
+        # Nobody can take a frame, or one that keeps up is full: wait for it.
+        if len(full) == len(self.views) or any(not view.lagging(now) for view in full):
+            self._resume_later()
+            return True
+        return False
+
+    def _resume_later(self) -> None:
+        """A deferred draw or capture normally happens on an ack; if none comes (the full
+        view lags, died or was closed), look again once it would count as lagging."""
+        if not self._resume_pending:
+            self._resume_pending = True
+            mainloop.call_later(LAG_TIMEOUT, self._resume)
+
+    def _resume(self) -> None:
+        self._resume_pending = False
+        if self.closed:
+            return
+        if self.canvas._draw_scheduled:
+            self.canvas._draw_if_scheduled()
+        elif self._capture_pending:
+            self.canvas._frame_ready()
 
     def _drop_unresponsive_views(self, now: float) -> None:
         for view in list(self.views.values()):
@@ -264,6 +293,8 @@ class FigureManagerNbagg(FigureManagerBase):
             view.closed = True
             view.base = None  # free its frame now
             self._apply_dpr()
+            if self.views:
+                self._resume_later()  # it may have held back a deferred draw
 
     def _draw_pending(self) -> bool:
         return getattr(self.canvas, "_draw_scheduled", False)

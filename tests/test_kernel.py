@@ -646,3 +646,41 @@ def test_an_animation_flows_when_the_browser_acknowledges_only_when_asked(kernel
         assert sum(f["ack"] for f in frames) == 5 * MAX_IN_FLIGHT // ACK_EVERY
     finally:
         kernel.execute("anim.event_source.stop()")
+
+
+def test_a_lagging_view_does_not_stall_a_deferred_draw(kernel):
+    fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)")
+    silent, healthy = kernel.open_view(fid), kernel.open_view(fid)
+    silent.recv_frame(ack=False)
+    healthy.recv_frame()
+    for i in range(MAX_IN_FLIGHT - 1):  # the silent view fills up
+        kernel.execute(f"ax.set_title('{i}'); fig.canvas.draw()")
+        healthy.recv_frame()
+        silent.recv_frame(ack=False)
+    # One change, through draw_idle only: deferred while the silent view is full and not
+    # yet lagging; no ack will ever come, so the kernel must look again by itself.
+    kernel.execute("ax.set_title('deferred'); fig.canvas.draw_idle()")
+    healthy.recv_frame(timeout=2 + LAG_TIMEOUT)
+    want = kernel.eval("__import__('hashlib').sha256(np.asarray(fig.canvas.buffer_rgba()).tobytes()).hexdigest()")
+    assert hashlib.sha256(healthy.canvas.tobytes()).hexdigest() == want
+    assert kernel.eval("fig.canvas._draw_scheduled") is False
+
+
+def test_closing_while_the_views_are_full_keeps_the_newest_state_as_the_image(kernel):
+    import base64
+    import io
+
+    from PIL import Image
+
+    fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 2), dpi=50); ax = fig.add_axes([0, 0, 1, 1])")
+    view = kernel.open_view(fid)
+    view.recv_frame(ack=False)
+    for i in range(MAX_IN_FLIGHT - 1):
+        kernel.execute(f"ax.set_facecolor('C{i}'); fig.canvas.draw()")
+        view.recv_frame(ack=False)
+    # The view is full: this render is not captured as a frame, but the output must show it.
+    outputs = kernel.execute("ax.set_facecolor('cyan'); fig.canvas.draw(); plt.close(fig)")
+    updates = [o for o in outputs if o["msg_type"] == "update_display_data"]
+    assert updates and MIME_TYPE not in updates[-1]["content"]["data"]  # static now
+    png = base64.b64decode(updates[-1]["content"]["data"]["image/png"])
+    assert Image.open(io.BytesIO(png)).convert("RGBA").getpixel((50, 50)) == (0, 255, 255, 255)
