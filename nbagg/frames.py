@@ -150,12 +150,16 @@ class EncodedUpdate:
         return not self.rects
 
 
-def encode_update(base: Frame | None, current: Frame) -> EncodedUpdate:
-    """Encode the change from ``base`` (what a view shows) to ``current``."""
+def encode_update(base: Frame | None, current: Frame, rects: list[Rect] | None = None) -> EncodedUpdate:
+    """Encode the change from ``base`` (what a view shows) to ``current``.
+
+    ``rects``: ``dirty_rects(base.pixels, current.pixels)`` when the caller has it already.
+    """
     if needs_full_frame(base, current):
         rect = (0, 0, current.width, current.height)
         return EncodedUpdate(True, [rect], [encode_png(current.pixels)])
-    rects = dirty_rects(base.pixels, current.pixels)
+    if rects is None:
+        rects = dirty_rects(base.pixels, current.pixels)
     pngs = [encode_png(current.pixels[y : y + h, x : x + w]) for x, y, w, h in rects]
     return EncodedUpdate(False, rects, pngs)
 

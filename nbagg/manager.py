@@ -18,10 +18,10 @@ from matplotlib import is_interactive
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.backend_bases import CloseEvent, FigureManagerBase, ResizeEvent
 
-from . import mainloop, protocol
+from . import frames, mainloop, protocol
 from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
-from .frames import EncodedUpdate, Frame, encode_png_compact, encode_update
+from .frames import EncodedUpdate, Frame, encode_png_compact
 from .state import StateError, dump_figure, load_figure
 from .view import BLOCKED_INTERVAL, LAG_TIMEOUT, View
 
@@ -63,6 +63,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self._last_blocked_publish = 0.0
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
+        self._known_rects: tuple[int, list] | None = None  # (base version, rects) to the newest frame
         self._title = f"Figure {num}"
         super().__init__(canvas, num)
         managers[self.figure_id] = self
@@ -189,15 +190,19 @@ class FigureManagerNbagg(FigureManagerBase):
             self._capture_pending = True
             return
         self._capture_pending = False
-        if (
-            self.frame is not None
-            and self.frame.pixels.shape == pixels.shape
-            and np.array_equal(self.frame.pixels, pixels)
-        ):
-            return  # nothing changed: send nothing
+        previous = self.frame
+        dpr = float(self.canvas.device_pixel_ratio)
+        rects = None
+        if previous is not None and previous.pixels.shape == pixels.shape and previous.dpr == dpr:
+            # One pass tells both whether anything changed and, for every view that shows
+            # the previous frame (all views that keep up), what to send.
+            rects = frames.dirty_rects(previous.pixels, pixels)
+            if not rects:
+                return  # nothing changed: send nothing
         self._version += 1
-        self.frame = Frame(pixels.copy(), float(self.canvas.device_pixel_ratio), self._version)
+        self.frame = Frame(pixels.copy(), dpr, self._version)
         self._encoded.clear()
+        self._known_rects = (previous.version, rects) if rects else None
         self._schedule_state()
         blocked = self.canvas.in_event_loop
         if blocked and not self.views and self.shown:
@@ -245,7 +250,9 @@ class FigureManagerNbagg(FigureManagerBase):
         key = (base.version if base is not None else 0, current.version)
         update = self._encoded.get(key)
         if update is None:
-            update = self._encoded[key] = encode_update(base, current)
+            known = self._known_rects
+            rects = known[1] if known and base is not None and known[0] == base.version else None
+            update = self._encoded[key] = frames.encode_update(base, current, rects)
         return update
 
     # -- views -------------------------------------------------------------------

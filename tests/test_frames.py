@@ -351,3 +351,13 @@ def test_side_by_side_changes_spanning_several_bands_merge_vertically():
     b[:, 10:12] = 0
     b[:, 200:203] = 0
     assert sorted(dirty_rects(a, b)) == [(10, 0, 2, 40 * BAND), (200, 0, 3, 40 * BAND)]
+
+
+def test_encode_update_with_known_rects_matches_computing_them():
+    rng = np.random.default_rng(11)
+    base_pixels = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    current_pixels = base_pixels.copy()
+    current_pixels[5:9, 10:30] = 7
+    base, current = Frame(base_pixels, 1.0, 1), Frame(current_pixels, 1.0, 2)
+    rects = dirty_rects(base_pixels, current_pixels)
+    assert encode_update(base, current, rects) == encode_update(base, current)

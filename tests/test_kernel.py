@@ -614,8 +614,8 @@ def test_views_that_keep_up_share_every_frame_and_its_encoding(kernel):
     a.recv_frame()
     b.recv_frame()
     kernel.execute(
-        "import nbagg.manager as _m; _encodes = []; _encode_update = _m.encode_update\n"
-        "_m.encode_update = lambda base, cur: (_encodes.append(1), _encode_update(base, cur))[1]"
+        "import nbagg.frames as _f; _encodes = []; _encode_update = _f.encode_update\n"
+        "_f.encode_update = lambda *args: (_encodes.append(1), _encode_update(*args))[1]"
     )
     try:
         for i in range(6):
@@ -624,7 +624,7 @@ def test_views_that_keep_up_share_every_frame_and_its_encoding(kernel):
             assert fa["rects"] == fb["rects"] and fa["buffers"] == fb["buffers"]
         assert kernel.eval("len(_encodes)") == 6  # once per frame, not once per view
     finally:
-        kernel.execute("_m.encode_update = _encode_update")
+        kernel.execute("_f.encode_update = _encode_update")
 
 
 def test_an_animation_flows_when_the_browser_acknowledges_only_when_asked(kernel):
