@@ -19,6 +19,8 @@ define([], function () {
   const WHEEL_GESTURE_GAP_MS = 200;
   // A pointer move this long after the last one sent starts a burst and is sent at once.
   const MOVE_BURST_GAP_MS = 50;
+  // Longest wait for a display frame before painting anyway (see _paintSlot).
+  const PAINT_SLOT_TIMEOUT_MS = 100;
   /** Wheel delta that counts as one step, per WheelEvent.deltaMode (pixel, line, page). */
   const WHEEL_UNIT = [100, 3, 1];
   /** MouseEvent.button -> the bit it sets in MouseEvent.buttons. */
@@ -392,7 +394,11 @@ define([], function () {
      */
     _paintSlot() {
       if (!this._paintedThisFrame || document.hidden) return Promise.resolve();
-      return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+      return new Promise((resolve) => {
+        requestAnimationFrame(() => resolve());
+        // A page hidden while waiting gets no animation frame: do not stall its queue.
+        setTimeout(resolve, PAINT_SLOT_TIMEOUT_MS);
+      });
     }
 
     _markPainted() {
