@@ -281,7 +281,7 @@ def markdown(data: dict) -> str:
             "kernel process's CPU (ipykernel's message handling, the animation's own step, threads). Round trip: "
             "a frame handed to the comm until the kernel handles its ack (median); of which browser: the frame "
             "arriving on the page's websocket until the ack leaves it (DevTools timestamps); only every 2nd frame "
-            "asks for an ack. With at most 4 frames in flight a view gets at most 4 frames per round trip. Each "
+            "asks for an ack. With at most 8 frames in flight a view gets at most 8 frames per round trip. Each "
             "timer counts its own time, not that of the timed calls inside it (an ack that draws).",
             "",
             "| Scenario | "

@@ -255,8 +255,14 @@ class FigureCanvasNbagg(FigureCanvasAgg):
                 return
             if manager.saturated():
                 return  # still scheduled: the next acknowledgement draws (manager._on_ack)
-            with self._idle_draw_cntx():
-                self.draw_reporting_errors()
+            with self._idle_draw_cntx(), mainloop.interruptible() as enabled:
+                try:
+                    self.draw_reporting_errors()
+                except KeyboardInterrupt as exc:
+                    if not enabled:
+                        raise  # a cell's interrupt (plt.pause loop): it stops the cell
+                    self._draw_scheduled = False  # the next change draws again
+                    self._report_error(exc, "drawing the figure (interrupted)")
 
     def draw_reporting_errors(self) -> bool:
         """Draw; if an artist raises, tell the user and keep the last good frame on screen.

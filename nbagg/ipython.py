@@ -52,11 +52,13 @@ def install_hooks() -> None:
         return
     _hooked_shell = ip
     ip.events.register("post_execute", flush_figures)
+    ip.events.register("post_run_cell", _after_cell)
     ip.display_formatter.ipython_display_formatter.for_type(Figure, _display_figure)
 
 
 def flush_figures() -> None:
-    """After each cell: show figures created in it; bring shown ones that changed up to date.
+    """After each cell (and each comm message: the comm package fires post_execute around
+    them): show figures created meanwhile; bring shown ones that changed up to date.
 
     A figure with live views gets a frame (the browser stores what is on screen when the
     notebook is saved). A figure nobody watches (nbconvert, nbclient, a front end without
@@ -64,13 +66,9 @@ def flush_figures() -> None:
     """
     from .manager import FigureManagerNbagg
 
-    now = time.monotonic()
     for manager in Gcf.get_all_fig_managers():
         if not isinstance(manager, FigureManagerNbagg) or manager.closed:
             continue
-        for view in manager.views.values():
-            # Acknowledgements could not be heard while the cell ran: a new grace period.
-            view.last_ack = max(view.last_ack, now)
         if manager.pending_show:
             manager.display()
         elif manager.shown and manager.canvas.figure.stale:
@@ -78,6 +76,22 @@ def flush_figures() -> None:
                 manager.canvas.draw_idle()
             else:
                 manager.publish_update()
+
+
+def _after_cell(result=None) -> None:
+    """Acknowledgements could not be heard while the cell ran: views get a new grace period.
+
+    post_run_cell fires for cells only; post_execute also fires around every comm message,
+    and a grace period there would keep a crashed tab's view alive while any other view
+    acknowledges frames.
+    """
+    from .manager import FigureManagerNbagg
+
+    now = time.monotonic()
+    for manager in Gcf.get_all_fig_managers():
+        if isinstance(manager, FigureManagerNbagg):
+            for view in manager.views.values():
+                view.last_ack = max(view.last_ack, now)
 
 
 def _display_figure(fig: Figure) -> None:

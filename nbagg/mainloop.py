@@ -4,15 +4,18 @@ matplotlib is not thread-safe. ipykernel 7 may run comm handlers on a subshell t
 so every entry point that can be called from the outside (comm open, comm message,
 timer) goes through :func:`call_soon`, which runs the work on the main thread's asyncio
 loop: the same loop that runs cells, so figure work never overlaps user code.
-We start no thread of our own.
+We start no thread of our own. :func:`interruptible` lets Kernel > Interrupt stop a long
+draw that runs between requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger("nbagg")
 
@@ -75,6 +78,27 @@ def on_main_thread(fn: Callable) -> Callable:
     wrapper.__qualname__ = fn.__qualname__
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[bool]:
+    """Let Kernel > Interrupt raise KeyboardInterrupt in figure work run between requests.
+
+    ipykernel ignores SIGINT outside its request handlers, so a long draw the kernel runs
+    after a cell could not be interrupted. Yields whether it enabled that (main thread,
+    SIGINT ignored); inside a cell the interrupt already reaches the cell.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    ):
+        yield False
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def call_later(delay: float, fn: Callable, *args) -> asyncio.TimerHandle | None:

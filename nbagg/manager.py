@@ -237,8 +237,11 @@ class FigureManagerNbagg(FigureManagerBase):
         now = time.monotonic()
         quiet_for = now - self._last_change
         waited = now - self._state_since
-        if quiet_for < STATE_QUIET and waited < STATE_MAX_DELAY:
-            delay = min(STATE_QUIET - quiet_for, STATE_MAX_DELAY - waited)
+        # The state (often 100+ KB) is not flow-controlled: on a slow link it would queue in
+        # front of the frames. Wait for full views too, up to STATE_MAX_DELAY.
+        busy = any(view.full for view in self.views.values())
+        if (quiet_for < STATE_QUIET or busy) and waited < STATE_MAX_DELAY:
+            delay = min(max(STATE_QUIET - quiet_for, 0.1), STATE_MAX_DELAY - waited)
             mainloop.call_later(delay, self._send_state_when_settled)
             return
         self._state_since = None

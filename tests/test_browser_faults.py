@@ -229,10 +229,10 @@ def test_throttled_network_keeps_flow_control_and_converges(open_notebook, tmp_p
 def test_a_slow_link_does_not_starve_a_live_view(open_notebook, tmp_path):
     """A slow but working link must keep its view: acknowledgements keep coming.
 
-    Fails as of this commit: the figure's signed state (135 kB here) is broadcast every 2 s
-    while the figure changes, outside flow control. On a link slower than that, state
-    messages queue up in front of the frames, acknowledgements come later and later, and
-    after DEAD_VIEW_TIMEOUT the kernel drops the live view as dead (docs/faults.md).
+    Pins bug 1 of docs/faults.md: the figure's signed state (135 kB here), sent outside flow
+    control every 2 s while the figure changed, queued in front of the frames on a slow link
+    until the kernel dropped the live view as dead. The state now waits until changes
+    settle and no view is full (at most 30 s).
     """
     nb = open_notebook([ANIMATION])
     nb.wait_live(frames=5)
@@ -338,10 +338,10 @@ def test_a_crashed_tab_mid_animation_is_dropped(open_notebook, tmp_path):
     """A tab whose renderer crashes says no goodbye: the kernel must drop its view after
     DEAD_VIEW_TIMEOUT of silence while the other tab keeps animating.
 
-    Fails as of this commit: every comm message (here each acknowledgement from the other
-    tab) runs IPython's post_execute hooks (comm's BaseComm.handle_msg), and nbagg's hook
-    (ipython.flush_figures) resets every view's last acknowledgement time to now. So a
-    dead view is never dropped while another view is active (docs/faults.md).
+    Pins bug 2 of docs/faults.md: every comm message (here each acknowledgement from the
+    other tab) runs IPython's post_execute hooks (comm's BaseComm.handle_msg), and the
+    grace period for long cells, given there, kept a dead view alive while another view
+    was active. The grace is now given after cells only (post_run_cell).
     """
     nb = open_notebook([ANIMATION])
     nb.wait_live(frames=5)
@@ -439,9 +439,9 @@ def test_interrupt_during_a_long_draw_in_a_cell(open_notebook, tmp_path):
 def test_interrupt_during_a_long_draw_after_a_cell(open_notebook, tmp_path):
     """The usual case: the cell only changes the figure; the kernel draws after the cell.
 
-    Fails as of this commit: that draw runs on the kernel's event loop between requests,
-    where ipykernel ignores SIGINT, so Kernel > Interrupt does nothing and the kernel stays
-    busy until the draw ends (docs/faults.md).
+    Pins bug 3 of docs/faults.md: that draw runs on the kernel's event loop between
+    requests, where ipykernel ignores SIGINT, so Kernel > Interrupt did nothing until the
+    draw ended. Such draws now enable SIGINT while they run (mainloop.interruptible).
     """
     nb = open_notebook([LINE, SLOW_ARTIST])
     nb.wait_live()
