@@ -489,6 +489,16 @@ def test_an_artist_that_raises_in_draw_is_reported_and_the_view_recovers(kernel)
     assert not (view.canvas == good).all()
 
 
+def fill_up(kernel, silent, *others, change="ax.set_title('{i}')"):
+    """Draw until ``silent`` (which has its first frame and acknowledges nothing) is full;
+    ``others`` receive and acknowledge every frame."""
+    for i in range(MAX_IN_FLIGHT - 1):
+        kernel.execute(change.format(i=i) + "; fig.canvas.draw()")
+        for view in others:
+            view.recv_frame()
+        silent.recv_frame(ack=False)
+
+
 def test_a_view_that_never_acknowledges_is_dropped(kernel):
     import time
 
@@ -498,10 +508,7 @@ def test_a_view_that_never_acknowledges_is_dropped(kernel):
     healthy.recv_frame()
     kernel.execute("import nbagg.view; nbagg.view.DEAD_VIEW_TIMEOUT = 1.0")
     try:
-        for i in range(MAX_IN_FLIGHT - 1):  # the silent view fills up
-            kernel.execute(f"ax.set_title('{i}'); fig.canvas.draw()")
-            healthy.recv_frame()
-            silent.recv_frame(ack=False)
+        fill_up(kernel, silent, healthy)
         # While it is only lagging it does not hold the healthy view back...
         time.sleep(LAG_TIMEOUT + 0.2)
         kernel.execute("ax.set_title('lagging'); fig.canvas.draw()")
@@ -653,10 +660,7 @@ def test_a_lagging_view_does_not_stall_a_deferred_draw(kernel):
     silent, healthy = kernel.open_view(fid), kernel.open_view(fid)
     silent.recv_frame(ack=False)
     healthy.recv_frame()
-    for i in range(MAX_IN_FLIGHT - 1):  # the silent view fills up
-        kernel.execute(f"ax.set_title('{i}'); fig.canvas.draw()")
-        healthy.recv_frame()
-        silent.recv_frame(ack=False)
+    fill_up(kernel, silent, healthy)
     # One change, through draw_idle only: deferred while the silent view is full and not
     # yet lagging; no ack will ever come, so the kernel must look again by itself.
     kernel.execute("ax.set_title('deferred'); fig.canvas.draw_idle()")
@@ -675,9 +679,7 @@ def test_closing_while_the_views_are_full_keeps_the_newest_state_as_the_image(ke
     fid, _ = show_figure(kernel, "fig = plt.figure(figsize=(2, 2), dpi=50); ax = fig.add_axes([0, 0, 1, 1])")
     view = kernel.open_view(fid)
     view.recv_frame(ack=False)
-    for i in range(MAX_IN_FLIGHT - 1):
-        kernel.execute(f"ax.set_facecolor('C{i}'); fig.canvas.draw()")
-        view.recv_frame(ack=False)
+    fill_up(kernel, view, change="ax.set_facecolor('C{i}')")
     # The view is full: this render is not captured as a frame, but the output must show it.
     outputs = kernel.execute("ax.set_facecolor('cyan'); fig.canvas.draw(); plt.close(fig)")
     updates = [o for o in outputs if o["msg_type"] == "update_display_data"]
