@@ -107,7 +107,7 @@ class FigureManagerNbagg(FigureManagerBase):
         update_display(data, raw=True, metadata=metadata, display_id=self.display_id)
 
     def mimebundle(self, live: bool, with_state: bool = True) -> tuple[dict, dict]:
-        """The output bundle of the last frame: our mime type (if live), a PNG and text."""
+        """The output bundle of the newest render: our mime type (if live), a PNG and text."""
         # The renderer's buffer, not self.frame: while the views are full the newest
         # render is not captured as a frame yet (see saturated), and outputs (the final
         # static image of a closed figure above all) must show the newest state.
