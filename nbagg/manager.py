@@ -170,12 +170,20 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def _resume(self) -> None:
         self._resume_pending = False
-        if self.closed:
-            return
+        if not self.closed:
+            self._do_deferred()
+
+    def _do_deferred(self) -> None:
+        """Draw (or capture the blit) that waited while the views were full, if any."""
         if self.canvas._draw_scheduled:
             self.canvas._draw_if_scheduled()
         elif self._capture_pending:
             self.canvas._frame_ready()
+
+    def _catch_up(self, view: View) -> None:
+        """A view that missed frames while it could not take them gets the newest one."""
+        if view.stale and not view.full and self.frame is not None:
+            view.offer(self.frame, self._encode)
 
     def _drop_unresponsive_views(self, now: float) -> None:
         for view in list(self.views.values()):
@@ -327,18 +335,12 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def _on_ack(self, view, msg):
         view.ack(msg["seq"])
-        canvas = self.canvas
-        if canvas._draw_scheduled:
-            canvas._draw_if_scheduled()  # drawn on demand (see saturated)
-        elif self._capture_pending:
-            canvas._frame_ready()  # the blit that found every view full
-        if view.stale and not view.full and self.frame is not None:
-            view.offer(self.frame, self._encode)  # a lagging view catches up
+        self._do_deferred()  # drawn on demand (see saturated)
+        self._catch_up(view)  # a lagging view
 
     def _on_pong(self, view, msg):
         view.ping_sent = None
-        if view.stale and not view.full and self.frame is not None:
-            view.offer(self.frame, self._encode)
+        self._catch_up(view)  # frames were held back while the ping was unanswered
 
     def _on_mouse(self, view, msg):
         self.canvas.handle_mouse(msg)
