@@ -6,6 +6,7 @@ output carries; browsers open one comm per view to that id (see comm.py).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import io
 import logging
@@ -38,6 +39,21 @@ STATE_MAX_DELAY = 30.0
 
 # figure id -> manager, for every figure that has not been closed.
 managers: dict[str, FigureManagerNbagg] = {}
+
+# True once the interpreter exits (kernel shutdown or restart). pyplot's atexit hook then
+# destroys every figure, which must tell the views nothing: the front end has already let
+# them go, and a closing message or a static update_display would race with its own
+# bookkeeping (and turn outputs that could be restored into plain images). atexit runs
+# hooks last-in first-out, and _pylab_helpers (imported above) registered pyplot's first.
+_exiting = False
+
+
+def _on_exit() -> None:
+    global _exiting
+    _exiting = True
+
+
+atexit.register(_on_exit)
 
 
 def get_manager(figure_id: str) -> FigureManagerNbagg | None:
@@ -453,6 +469,9 @@ class FigureManagerNbagg(FigureManagerBase):
             CloseEvent("close_event", self.canvas)._process()  # stops animations, user hooks
         except Exception as exc:
             self.report_error(exc, "a close_event callback")
+        if _exiting:
+            self.views.clear()
+            return
         for view in list(self.views.values()):
             view.send({"type": "closed"})
             view.close()

@@ -7,22 +7,29 @@ ever built from a string that came off the wire. See docs/protocol.md.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
-PROTOCOL_VERSION = 1
-MIME_TYPE = "application/vnd.nbagg.figure.v1+json"
-COMM_TARGET = "nbagg.figure"
+# Shared with the browser (js/src/constants.js imports the same file): one source.
+_SHARED = json.loads((Path(__file__).with_name("constants.json")).read_text(encoding="utf-8"))
+
+PROTOCOL_VERSION: int = _SHARED["protocolVersion"]
+MIME_TYPE: str = _SHARED["mimeType"]
+COMM_TARGET: str = _SHARED["commTarget"]
+MIN_DPR, MAX_DPR = float(_SHARED["minDpr"]), float(_SHARED["maxDpr"])
+MODIFIERS: tuple[str, ...] = tuple(_SHARED["modifiers"])
+TOOLBAR_ACTIONS: tuple[str, ...] = tuple(_SHARED["toolbarActions"])
+DOWNLOAD_FORMATS: tuple[str, ...] = tuple(_SHARED["downloadFormats"])
+
+# Figure size limits for resize requests, in CSS pixels; larger asks are clamped.
+MIN_SIZE, MAX_SIZE = int(_SHARED["minSize"]), int(_SHARED["maxSize"])
+MAX_PIXELS: int = _SHARED["maxPixels"]  # physical pixels of one frame (e.g. 4000x4000 at dpr 1)
 
 MAX_MESSAGE_FIELDS = 16
 MAX_STRING = 64
 MAX_COORD = 100_000.0  # CSS pixels; far outside any figure, still finite
-MIN_DPR, MAX_DPR = 0.5, 4.0
-MODIFIERS = ("ctrl", "alt", "shift", "meta")
-
-# Figure size limits for resize requests, in CSS pixels; larger asks are clamped.
-MIN_SIZE, MAX_SIZE = 50, 4000
-MAX_PIXELS = 16_000_000  # physical pixels of one frame (e.g. 4000x4000 at dpr 1)
 
 
 class ProtocolError(ValueError):
@@ -112,10 +119,10 @@ SCHEMA: dict[str, dict[str, Any]] = {
     },
     "scroll": {"x": _coord, "y": _coord, "step": _number(-1000, 1000), "modifiers": _modifiers},
     "key": {"kind": _choice("press", "release"), "key": _text, "modifiers": _modifiers},
-    "toolbar": {"action": _choice("home", "back", "forward", "pan", "zoom")},
+    "toolbar": {"action": _choice(*TOOLBAR_ACTIONS)},
     "resize": {"width": _number(0, 1e9), "height": _number(0, 1e9)},
     "dpr": {"dpr": _number(MIN_DPR, 16.0)},
-    "download": {"format": _choice("png", "svg", "pdf")},
+    "download": {"format": _choice(*DOWNLOAD_FORMATS)},
     "refresh": {},
     "close": {},
     "output_removed": {},

@@ -9,9 +9,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from browser_harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    FRONTENDS,
     SETUP,
     NotebookPage,
     NotebookServer,
+    selected_frontends,
     shutdown_kernels,
     write_notebook,
 )
@@ -50,10 +52,12 @@ def fresh_kernel():
         k.shutdown()
 
 
-@pytest.fixture(scope="session")
-def notebook_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("notebooks")
-    server = NotebookServer(root, tmp_path_factory.mktemp("jupyter-home"))
+@pytest.fixture(scope="session", params=selected_frontends())
+def notebook_server(request, tmp_path_factory):
+    """A real server for each front end (NBAGG_FRONTENDS): every browser test runs in each."""
+    name = request.param
+    root = tmp_path_factory.mktemp(f"notebooks-{name}")
+    server = NotebookServer(root, tmp_path_factory.mktemp(f"jupyter-home-{name}"), FRONTENDS[name])
     try:
         yield server
     finally:
@@ -85,7 +89,6 @@ def open_notebook(browser, notebook_server):
         )
         contexts.append(context)
         nb = NotebookPage(context.new_page(), notebook_server, name)
-        nb.name = name
         if run:
             nb.run_all()
         return nb

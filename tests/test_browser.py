@@ -1,4 +1,4 @@
-"""Browser tests: real nbclassic, real headless Chromium, real kernel; pixels checked on the canvas."""
+"""Browser tests: every front end (see browser_harness.FRONTENDS), real headless Chromium, real kernel; pixels checked on the canvas."""
 
 import io
 import re
@@ -167,7 +167,7 @@ def test_hidpi_backing_store_and_click_mapping(open_notebook):
 def test_close_leaves_a_static_image(open_notebook):
     nb = open_notebook([LINE])
     nb.wait_live()
-    output = nb.page.locator(".cell").nth(1).locator(".output_area")
+    output = nb.outputs(1)
     button(nb, "close").click()
     nb.page.wait_for_function(
         "() => document.querySelectorAll('.nbagg-figure[data-nbagg-state=live]').length === 0", timeout=10_000
@@ -197,8 +197,7 @@ def test_demo_notebook_runs_live_in_the_browser(open_notebook, notebook_server):
     nb.page.wait_for_function(
         "() => document.querySelectorAll('.nbagg-figure[data-nbagg-state=live]').length >= 4", timeout=30_000
     )
-    errors = nb.page.locator(".output_error").count()
-    assert errors == 0, nb.page.locator(".output_error").first.text_content()
+    assert nb.problems() == []
     live = nb.page.locator(".nbagg-figure[data-nbagg-state=live]").count()
     assert live == expected_live - 2  # the two views of fig2 became static images when it closed
     assert nbformat.validate(nbformat.read(demo, as_version=4)) is None
@@ -207,9 +206,9 @@ def test_demo_notebook_runs_live_in_the_browser(open_notebook, notebook_server):
     first.scroll_into_view_if_needed()
     nb.page.mouse.move(*page_xy(nb, 6, 0.5))
     nb.page.wait_for_function("() => /\\d/.test(document.querySelector('.nbagg-status').textContent)")
-    # The README's picture (docs/live-figure.png) is a copy of this screenshot.
+    # The README's pictures (docs/live-figure-*.png) are copies of these screenshots.
     ARTIFACTS.mkdir(exist_ok=True)
-    first.screenshot(path=str(ARTIFACTS / "live-figure.png"))
+    first.screenshot(path=str(ARTIFACTS / f"live-figure-{nb.frontend.name}.png"))
 
 
 def test_plt_pause_loop_updates_the_figure_while_the_cell_runs(open_notebook):
@@ -218,13 +217,13 @@ def test_plt_pause_loop_updates_the_figure_while_the_cell_runs(open_notebook):
         "for i in range(12):\n    ax.set_title(f'step {i}', fontsize=20)\n    plt.pause(0.25)"
     )
     nb = open_notebook([loop], run=False)
-    nb.page.evaluate("() => Jupyter.notebook.execute_all_cells()")
+    nb.call("runAll")
     nb.figure().wait_for(timeout=30_000)
     digest = """() => { const c = document.querySelector('canvas.nbagg-canvas');
         const d = c.getContext('2d').getImageData(0, 0, c.width, Math.min(c.height, 60)).data;
         let h = 0; for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i]) | 0; return h; }"""
     seen = set()
-    while nb.page.evaluate("() => Jupyter.notebook.get_cell(1).element.hasClass('running')"):
+    while nb.call("cellBusy", 1):
         seen.add(nb.page.evaluate(digest))
         nb.page.wait_for_timeout(100)
     assert len(seen) >= 3, "the figure did not change on screen while the loop ran"
@@ -239,7 +238,7 @@ def test_scroll_reaches_matplotlib_and_capture_scroll_decides_page_scrolling(ope
     ]
     nb = open_notebook(cells)
     nb.wait_live()
-    site = "() => document.querySelector('#site').scrollTop"
+    site = f"() => document.querySelector({nb.frontend.scroller!r}).scrollTop"
 
     def wheel_over_figure():
         box = nb.canvas_box()
@@ -276,4 +275,6 @@ def test_text_from_the_kernel_is_inserted_as_text(open_notebook):
     )
     nb.page.wait_for_timeout(500)
     assert dialogs == []
-    assert fig.locator("img[src=x]").count() == 0 and nb.page.locator(".output_area img[src=x]").count() == 0
+    assert (
+        fig.locator("img[src=x]").count() == 0 and nb.page.locator(f"{nb.frontend.output_area} img[src=x]").count() == 0
+    )

@@ -143,7 +143,6 @@ def assert_canvas_converges_to_kernel(nb, timeout=20):
 def open_second_tab(nb):
     save(nb)  # the second page renders the saved outputs
     other = NotebookPage(nb.page.context.new_page(), nb.server, nb.name)
-    other.name = nb.name
     other.wait_live(frames=3)
     return other
 
@@ -151,10 +150,9 @@ def open_second_tab(nb):
 def test_reload_during_an_animation(open_notebook):
     nb = open_notebook([ANIMATION])
     nb.wait_live(frames=5)
-    nb.page.evaluate("() => Jupyter.notebook.save_notebook()")
+    nb.save()
     start = time.monotonic()
-    nb.page.reload()
-    nb.wait_kernel()
+    nb.reload()
     nb.wait_live(frames=5)  # the same animation, live again, no re-run
     live = time.monotonic() - start
     # The old page's goodbye (comm close) may not get out during unload; then the kernel
@@ -384,11 +382,7 @@ SLOW_ARTIST = (
 
 def start_in_kernel(nb, code):
     """Send code to the kernel without waiting; window._reply gets the execute reply."""
-    nb.page.evaluate(
-        """(code) => { window._reply = null;
-            Jupyter.notebook.kernel.execute(code, {shell: {reply: (m) => { window._reply = m.content; }}}); }""",
-        code,
-    )
+    nb.start(code)
 
 
 def wait_for_file(nb, path, timeout):
@@ -401,7 +395,7 @@ def wait_for_file(nb, path, timeout):
 def interrupt_and_time_answer(nb):
     """Kernel > Interrupt; seconds until the kernel runs code again."""
     start = time.monotonic()
-    nb.page.evaluate("() => Jupyter.notebook.kernel.interrupt()")
+    nb.interrupt_kernel()
     assert nb.execute("print(1 + 1)", timeout=2 * SLOW_DRAW_SECONDS * 1000).strip() == "2"
     return time.monotonic() - start
 
@@ -427,7 +421,7 @@ def test_interrupt_during_a_long_draw_in_a_cell(open_notebook, tmp_path):
     start_in_kernel(nb, f"slow = fig.add_artist(Slow({str(marker)!r}, {SLOW_DRAW_SECONDS})); fig.canvas.draw()")
     wait_for_file(nb, marker, 15)
     answered = interrupt_and_time_answer(nb)
-    reply = nb.page.evaluate("window._reply")
+    reply = nb.last_reply()
     print(f"\ninterrupt during fig.canvas.draw() in a cell: kernel answered after {answered:.1f} s")
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
     assert answered < SLOW_DRAW_SECONDS / 2  # the draw was cut short
@@ -451,7 +445,7 @@ def test_interrupt_during_a_long_draw_after_a_cell(open_notebook, tmp_path):
     wait_for_file(nb, marker, 15)
     answered = interrupt_and_time_answer(nb)
     print(f"\ninterrupt during the draw after a cell: kernel answered after {answered:.1f} s")
-    assert nb.page.evaluate("window._reply")["status"] == "ok"  # the cell itself was done
+    assert nb.last_reply()["status"] == "ok"  # the cell itself was done
     assert_figure_usable_after(nb, shown)
     assert nb.console_errors == []
     assert answered < SLOW_DRAW_SECONDS / 2, "Kernel > Interrupt did not stop the draw"

@@ -61,34 +61,18 @@ def nb(browser, notebook_server):
 
 def add_cell(nb, code: str) -> int:
     """Append a code cell, run it as the user would, wait for the kernel; its index."""
-    index = nb.page.evaluate(
-        """(code) => {
-            const cell = Jupyter.notebook.insert_cell_at_bottom('code');
-            cell.set_text(code);
-            cell.execute();
-            return Jupyter.notebook.find_cell_index(cell);
-        }""",
-        code,
-    )
-    nb.wait_idle()
-    errors = nb.page.evaluate(
-        "(k) => Jupyter.notebook.get_cell(k).output_area.outputs"
-        ".filter(o => o.output_type === 'error').map(o => o.traceback.join('\\n'))",
-        index,
-    )
+    index = nb.add_cell(code)
+    errors = nb.cell_errors(index)
     assert not errors, f"cell {index} failed:\n{errors[0]}"
     return index
 
 
 def figure_in_cell(nb, cell: int, nth: int = 0) -> int:
     """Index among the page's `.nbagg-figure`s (what NotebookPage helpers take) of a cell's figure."""
-    index = nb.page.evaluate(
-        """([k, n]) => {
-            const mine = Jupyter.notebook.get_cell(k).element[0].querySelectorAll('.nbagg-figure')[n];
-            return Array.from(document.querySelectorAll('.nbagg-figure')).indexOf(mine);
-        }""",
-        [cell, nth],
-    )
+    mine = nb.cell(cell).locator(".nbagg-figure").nth(nth)
+    mine.wait_for(state="attached")  # off-screen cells may skip rendering (JupyterLab's windowing)
+    mine.scroll_into_view_if_needed()
+    index = mine.evaluate("(f) => Array.from(document.querySelectorAll('.nbagg-figure')).indexOf(f)")
     assert index >= 0, f"cell {cell} shows no figure"
     nb.wait_live(index)
     return index
@@ -291,8 +275,9 @@ def test_click_data_coordinates_at_dpr2_on_a_scrolled_page(nb, clicks_fig):
     fig.evaluate("f => f.scrollIntoView({block: 'end'})")
     wait_still(nb, clicks_fig)
     before = nb.canvas_box(clicks_fig)["y"]
-    site_top = nb.page.evaluate("() => document.querySelector('#site').getBoundingClientRect().top")
-    nb.page.evaluate("(dy) => { document.querySelector('#site').scrollTop += dy; }", before - (site_top + 20))
+    scroller = nb.page.locator(nb.frontend.scroller).first
+    site_top = scroller.evaluate("(s) => s.getBoundingClientRect().top")
+    scroller.evaluate("(s, dy) => { s.scrollTop += dy; }", before - (site_top + 20))
     wait_still(nb, clicks_fig)
     after = nb.canvas_box(clicks_fig)["y"]
     assert before - after > 100, f"the notebook did not scroll the figure (canvas top {before} -> {after})"
@@ -460,11 +445,11 @@ def test_escape_is_not_sent_and_returns_focus_to_the_notebook(nb, keys_fig):
     nb.page.wait_for_function("() => !document.activeElement || !document.activeElement.matches('canvas.nbagg-canvas')")
     assert not focused_canvas(nb)
     # The notebook has the keyboard again: 'b' inserts a cell (removed again at once).
-    cells = nb.page.evaluate("() => Jupyter.notebook.ncells()")
+    cells = nb.cell_count()
     nb.page.keyboard.press("b")
-    inserted = nb.page.evaluate("() => Jupyter.notebook.ncells()") - cells
+    inserted = nb.cell_count() - cells
     if inserted:
-        nb.page.evaluate("() => Jupyter.notebook.delete_cell(Jupyter.notebook.get_selected_index())")
+        nb.call("deleteCell", nb.call("selectedIndex"))
     assert inserted == 1, "after Escape the notebook's 'b' shortcut did not insert a cell"
     # A key the figure does get, to know that everything sent before it has arrived.
     focus_canvas(nb, keys_fig, "ax4", 1, 2)
@@ -476,11 +461,11 @@ def test_escape_is_not_sent_and_returns_focus_to_the_notebook(nb, keys_fig):
 def test_notebook_shortcuts_do_not_fire_while_the_canvas_has_focus(nb, keys_fig):
     focus_canvas(nb, keys_fig, "ax4", 1, 2)
     nb.execute("keys.clear()")
-    cells = nb.page.evaluate("() => Jupyter.notebook.ncells()")
+    cells = nb.cell_count()
     nb.page.keyboard.press("b")  # in command mode the notebook would insert a cell below
     keys = poll(nb, "keys", lambda v: ["release", "b"] in v)
     assert ["press", "b"] in keys
-    assert nb.page.evaluate("() => Jupyter.notebook.ncells()") == cells
+    assert nb.cell_count() == cells
     assert focused_canvas(nb)
 
 
@@ -631,7 +616,7 @@ def test_animation_runs_between_cells_and_stops(nb):
 
         # A short cell still runs (and returns) while the animation plays...
         cell = add_cell(nb, "6 * 7")
-        out = nb.page.evaluate("(k) => Jupyter.notebook.get_cell(k).output_area.outputs", cell)
+        out = nb.cell_outputs(cell)
         assert [o.get("data", {}).get("text/plain") for o in out] == ["42"], out
         # ...and frames keep coming afterwards.
         after_cell = nb.frames(index)
@@ -699,13 +684,13 @@ def test_a_raising_callback_shows_its_traceback_and_the_figure_stays_live(nb):
     nb.page.mouse.click(*to_page(nb, index, "ax9", 1, 2))
     # innerText: only what is rendered (not hidden) counts. A traceback names the callback.
     shown = (
-        "(k) => { const t = Jupyter.notebook.get_cell(k).output_area.element[0].innerText;"
+        "(k) => { const t = window.nbaggTest.outputText(k);"
         " return t.includes('ValueError') && t.includes('boom') && /in bad\\b/.test(t); }"
     )
     try:
         nb.page.wait_for_function(shown, arg=cell, timeout=10_000)
     except Exception as err:
-        text = nb.page.evaluate("(k) => Jupyter.notebook.get_cell(k).output_area.element[0].innerText", cell)
+        text = nb.call("outputText", cell)
         raise AssertionError(f"no traceback of bad() in the figure's cell; it shows:\n{text}") from err
 
     # Still interactive: a pan moves the limits.
@@ -733,12 +718,10 @@ def test_rerunning_a_figure_cell_keeps_one_figure(nb):
     cell = add_cell(nb, "fig10, ax10 = plt.subplots(figsize=(6.4, 4.8), dpi=100)\nax10.plot([0, 1, 2], [0, 1, 4]);")
     figure_in_cell(nb, cell)
     for _ in range(5):
-        nb.page.evaluate("(k) => Jupyter.notebook.get_cell(k).execute()", cell)
-        nb.wait_idle()
+        nb.run_cell(cell)
     # The output of the last run is the only one: one live view, one figure in the kernel.
     index = figure_in_cell(nb, cell)
-    views = "(k) => Jupyter.notebook.get_cell(k).element[0].querySelectorAll('.nbagg-figure').length"
-    assert nb.page.evaluate(views, cell) == 1
+    assert nb.cell(cell).locator(".nbagg-figure").count() == 1
     fignums = poll(nb, "plt.get_fignums()", lambda v: len(v) == 1, timeout=5)
     assert len(fignums) == 1, f"figures left in the kernel after 5 re-runs: {fignums}"
     assert nb.figure(index).evaluate("f => f.dataset.nbaggState") == "live"
@@ -768,16 +751,12 @@ def test_acceptance_notebook_runs_live_in_the_browser(browser, notebook_server):
             arg=views,
             timeout=30_000,
         )
-        problems = page.page.evaluate(
-            """() => Jupyter.notebook.get_cells().flatMap((c) => (c.output_area ? c.output_area.outputs : [])
-                .filter((o) => o.output_type === 'error' || (o.output_type === 'stream' && o.name === 'stderr'))
-                .map((o) => o.output_type === 'error' ? `${o.ename}: ${o.evalue}` : o.text))"""
-        )
-        assert problems == []
-        text = page.page.locator("#notebook").inner_text()
+        assert page.problems() == []
+        text = page.page.locator(page.frontend.cell).all_inner_texts()
+        text = "\n".join(text)
         assert "figures from the re-run cell: 1" in text
         assert page.console_errors == []
     finally:
         if page is not None:  # this notebook's kernel only: the module's notebook keeps its own
-            page.page.evaluate("() => new Promise((done) => Jupyter.notebook.session.delete(done, done))")
+            page.shutdown_session()
         context.close()

@@ -109,11 +109,10 @@ def test_rerunning_a_figure_cell_30_times_does_not_pile_up(open_notebook):
     nb = open_notebook(["import warnings\nfig, ax = plt.subplots(figsize=(2, 2), dpi=50)\nax.plot([1, 3, 2])"])
     nb.wait_live()
     for _ in range(30):
-        nb.page.evaluate("() => Jupyter.notebook.get_cell(1).execute()")
-        nb.wait_idle()
+        nb.run_cell(1)
     nb.wait_live()
     assert poll(nb, "len(plt.get_fignums())", lambda n: n == 1) == 1
-    text = nb.page.locator(".cell").nth(1).locator(".output_area").all_text_contents()
+    text = nb.outputs(1).all_text_contents()
     assert not any("max_open_warning" in t or "More than 20 figures" in t for t in text)
     assert nb.page.locator(".nbagg-figure").count() == 1
 

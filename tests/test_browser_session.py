@@ -22,8 +22,7 @@ def saved_figure_output(nb, cell=1):
 
 
 def save(nb):
-    nb.page.evaluate("() => Jupyter.notebook.save_notebook()")
-    nb.page.wait_for_function("() => !Jupyter.notebook.dirty", timeout=10_000)
+    nb.save()
 
 
 def canvas_array(nb, index=0):
@@ -88,7 +87,6 @@ def test_second_tab_views_converge(open_notebook):
     nb.wait_live()
     save(nb)
     other = NotebookPage(nb.page.context.new_page(), nb.server, nb.name)
-    other.name = nb.name
     other.wait_live()
     button(other, "pan").click()
     frames = nb.frames()
@@ -111,7 +109,7 @@ def test_kernel_restart_leaves_static_not_connected_figures(open_notebook):
     nb = open_notebook([LINE])
     nb.wait_live()
     shown = canvas_array(nb)
-    nb.page.evaluate("() => Jupyter.notebook.kernel.restart()")
+    nb.restart_kernel()
     nb.page.wait_for_function(
         "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'disconnected'", timeout=30_000
     )
@@ -132,14 +130,13 @@ def test_restore_after_kernel_restart_from_the_stored_state(open_notebook):
     nb = open_notebook([LINE + "\nax.set_xlim(0.25, 1.75)"])
     nb.wait_live()
     shown = canvas_array(nb)
-    nb.page.evaluate("() => Jupyter.notebook.kernel.restart()")
+    nb.restart_kernel()
     nb.page.wait_for_function(
         "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'disconnected'", timeout=30_000
     )
     nb.wait_kernel()
     # The new kernel activates the backend (the setup cell), then the user restores.
-    nb.page.evaluate("() => Jupyter.notebook.get_cell(0).execute()")
-    nb.wait_idle()
+    nb.run_cell(0)
     restore = nb.figure().locator("button.nbagg-action")
     restore.wait_for(timeout=15_000)
     assert restore.text_content() == "Restore figure"

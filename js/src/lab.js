@@ -1,0 +1,200 @@
+// nbagg: the JupyterLab 4 / Notebook 7 adapter, a plugin that both front ends load.
+//
+// Mime renderers get no kernel, so the plugin gives every notebook and console panel
+// its own FigureSessions, bound to that panel's kernel, and adds a renderer factory for
+// MIME_TYPE to that panel's rendermime. The adapter says where comms come from (the
+// panel's kernel connection), how an output is read and written back (its output model),
+// when the kernel comes and goes (the session context's signals) and when an output is
+// gone (its renderer is disposed). Everything else is the core: session.js and figure_view.js.
+import { IConsoleTracker } from '@jupyterlab/console';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { Widget } from '@lumino/widgets';
+import { MIME_TYPE } from './constants.js';
+import { figureSpec } from './spec.js';
+import { FigureSessions } from './session.js';
+
+/**
+ * @typedef {import('@jupyterlab/apputils').ISessionContext} ISessionContext
+ * @typedef {import('@jupyterlab/services').Kernel.IKernelConnection} IKernelConnection
+ * @typedef {import('@jupyterlab/rendermime').IRenderMimeRegistry} IRenderMimeRegistry
+ * @typedef {import('@jupyterlab/rendermime-interfaces').IRenderMime.IMimeModel} IMimeModel
+ * @typedef {import('./session.js').FigureSession} FigureSession
+ */
+
+/** Before the standard image renderers (rank 90): the live view wins over image/png. */
+const RENDERER_RANK = 0;
+
+/** What the views say when the kernel goes, by kernel status. */
+const LOST_BY_STATUS = /** @type {Record<string, string>} */ ({
+  restarting: 'the kernel is restarting',
+  autorestarting: 'the kernel is restarting',
+  dead: 'the kernel died',
+  terminating: 'the kernel was shut down',
+});
+
+/**
+ * One panel's kernel, as the core sees it.
+ * @param {ISessionContext} context
+ * @returns {import('./session.js').KernelLink}
+ */
+function kernelLink(context) {
+  const kernel = () => {
+    const k = context.session && context.session.kernel;
+    return k && !k.isDisposed && k.connectionStatus === 'connected' && k.handleComms ? k : null;
+  };
+  return {
+    hasKernel: () => kernel() !== null,
+    openComm(target, data, handlers) {
+      const k = kernel();
+      if (!k) return null;
+      const comm = k.createComm(target);
+      comm.onMsg = (msg) => handlers.onMessage(msg.content.data, /** @type {any} */ (msg.buffers) || []);
+      comm.onClose = () => handlers.onClose();
+      comm.open(/** @type {any} */ (data));
+      return {
+        send: (msg, buffers) => {
+          if (!comm.isDisposed) comm.send(/** @type {any} */ (msg), undefined, buffers);
+        },
+        close: () => {
+          if (!comm.isDisposed) comm.close();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The kernel's lifecycle, told to the panel's sessions.
+ * @param {ISessionContext} context
+ * @param {FigureSessions} sessions
+ */
+function followKernel(context, sessions) {
+  context.statusChanged.connect((_, status) => {
+    const lost = LOST_BY_STATUS[status];
+    if (lost) sessions.kernelLost(lost, false);
+    else if (status === 'idle' || status === 'busy') sessions.kernelReady();
+  });
+  context.connectionStatusChanged.connect((_, status) => {
+    if (status === 'connected') sessions.kernelReady();
+    else if (status === 'disconnected') sessions.kernelLost('lost the connection to the kernel', true);
+  });
+  context.kernelChanged.connect((_, change) => {
+    if (change.oldValue) sessions.kernelLost('the kernel was changed', false);
+    if (change.newValue) sessions.kernelReady();
+  });
+}
+
+/**
+ * An output model as the core's OutputLink. Writing goes through the model, which the
+ * notebook saves; the output area then calls renderModel again with the same figure,
+ * which keeps the live view (see FigureRenderer.renderModel).
+ * @param {IMimeModel} model
+ * @returns {import('./session.js').OutputLink}
+ */
+function outputLink(model) {
+  return {
+    read: () => ({ data: { ...model.data }, metadata: { ...model.metadata } }),
+    write: ({ data, metadata }) => model.setData({ data, metadata }),
+  };
+}
+
+/** Renders MIME_TYPE outputs of one panel as live views. */
+class FigureRenderer extends Widget {
+  /** @param {FigureSessions} sessions  the panel's */
+  constructor(sessions) {
+    super();
+    this.addClass('nbagg-output');
+    this._sessions = sessions;
+    /** @type {FigureSession|null} */
+    this._session = null;
+  }
+
+  /**
+   * Called for a new output and again when its model changes (our own write-back, an
+   * update_display_data): the same figure keeps its view and session.
+   * @param {IMimeModel} model
+   */
+  async renderModel(model) {
+    const data = model.data[MIME_TYPE];
+    const spec = figureSpec(data);
+    const current = this._session;
+    if (current && !current.disposed && typeof spec !== 'string' && spec.figureId === current.figureId) {
+      current.outputChanged(outputLink(model));
+      return;
+    }
+    if (current) current.dispose({ removed: false });
+    this.node.replaceChildren();
+    this._session = this._sessions.mount(this.node, data, outputLink(model), { trusted: model.trusted });
+  }
+
+  dispose() {
+    if (this.isDisposed) return;
+    // A renderer disposed while its panel stays means the output went away.
+    if (this._session) this._session.dispose({ removed: !this._sessions.closing });
+    this._session = null;
+    super.dispose();
+  }
+}
+
+/**
+ * Live figures for one panel: its sessions, its renderer, its kernel, its saves.
+ * @param {{sessionContext: ISessionContext, disposed: import('@lumino/signaling').ISignal<any, void>}} panel
+ * @param {IRenderMimeRegistry} rendermime  the panel's own
+ * @param {import('@jupyterlab/docregistry').DocumentRegistry.IContext<any>|null} context  for saving
+ */
+function attach(panel, rendermime, context) {
+  const sessions = new FigureSessions(kernelLink(panel.sessionContext));
+  rendermime.addFactory(
+    { safe: true, mimeTypes: [MIME_TYPE], createRenderer: () => new FigureRenderer(sessions) },
+    RENDERER_RANK,
+  );
+  followKernel(panel.sessionContext, sessions);
+  if (context) {
+    context.saveState.connect((_, state) => {
+      if (state !== 'started') return;
+      try {
+        sessions.storeFramesBeforeSave();
+      } catch (err) {
+        console.warn('nbagg: cannot store the figures in the saved notebook', err);
+      }
+    });
+  }
+  live.add(sessions);
+  // The panel's disposed signal comes before its outputs are disposed: they then only
+  // close their comms (the kernel keeps the figures for a reopened notebook).
+  panel.disposed.connect(() => {
+    live.delete(sessions);
+    sessions.disposeAll();
+  });
+}
+
+/** The sessions of every open panel. */
+const live = new Set();
+
+// Leaving the page: close the comms so the kernel forgets these views.
+window.addEventListener('pagehide', () => {
+  for (const sessions of live) sessions.disposeAll();
+});
+
+/** @type {import('@jupyterlab/application').JupyterFrontEndPlugin<void>} */
+const plugin = {
+  id: 'nbagg:plugin',
+  description: 'Live matplotlib figures (%matplotlib notebook) in notebooks and consoles.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [IConsoleTracker],
+  activate(_app, /** @type {any} */ notebooks, /** @type {any} */ consoles) {
+    /** @param {any} panel */
+    const onNotebook = (panel) => attach(panel, panel.content.rendermime, panel.context);
+    /** @param {any} panel */
+    const onConsole = (panel) => attach(panel, panel.console.rendermime, null);
+    notebooks.forEach(onNotebook);
+    notebooks.widgetAdded.connect((/** @type {any} */ _, /** @type {any} */ panel) => onNotebook(panel));
+    if (consoles) {
+      consoles.forEach(onConsole);
+      consoles.widgetAdded.connect((/** @type {any} */ _, /** @type {any} */ panel) => onConsole(panel));
+    }
+  },
+};
+
+export default plugin;
