@@ -201,6 +201,7 @@ class FigureCanvasNbagg(FigureCanvasAgg):
 
     def __init__(self, *args, **kwargs):
         self._draw_scheduled = False
+        self._draw_queued = False  # a _queued_draw waits on the main loop
         self._last_xy = (0.0, 0.0)
         self._capture_scroll = False
         self.in_event_loop = False  # True while plt.pause()/start_event_loop blocks the kernel
@@ -245,7 +246,17 @@ class FigureCanvasNbagg(FigureCanvasAgg):
     def draw_idle(self, *args, **kwargs):
         if not self._draw_scheduled:
             self._draw_scheduled = True
-            mainloop.call_soon(self._draw_if_scheduled)
+            if not self._draw_queued:
+                # The loop does not run while a cell does. The queued call holds the canvas
+                # weakly, or a figure closed in that cell kept its canvas, renderer, frames
+                # and manager until the cell ended (issue 11); and one call is queued at a
+                # time, as draw() unschedules without dequeuing (one per loop iteration).
+                self._draw_queued = True
+                mainloop.call_soon(mainloop.weakly(self._queued_draw))
+
+    def _queued_draw(self):
+        self._draw_queued = False
+        self._draw_if_scheduled()
 
     def _draw_if_scheduled(self):
         if self._draw_scheduled:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 
 log = logging.getLogger("nbagg")
@@ -107,3 +108,22 @@ def call_later(delay: float, fn: Callable, *args) -> asyncio.TimerHandle | None:
     if loop is None or loop.is_closed():
         return None
     return loop.call_later(delay, _guarded, fn, args)
+
+
+def weakly(method: Callable) -> Callable:
+    """``method`` (a bound method) as a callable that holds its object only weakly.
+
+    Work handed to the loop must not keep a figure alive: while a cell runs the loop does
+    not run, and every canvas or manager its queue referred to (with the renderer's
+    buffers and the frames, a few MB per figure) stayed in memory until the cell ended
+    even after plt.close(). A collected object is a closed figure: its work is dropped.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def call(*args):
+        target = ref()
+        if target is not None:
+            target(*args)
+
+    call.__qualname__ = getattr(method, "__qualname__", "weakly")
+    return call

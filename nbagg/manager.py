@@ -182,7 +182,7 @@ class FigureManagerNbagg(FigureManagerBase):
         view lags, died or was closed), look again once it would count as lagging."""
         if not self._resume_pending:
             self._resume_pending = True
-            mainloop.call_later(LAG_TIMEOUT, self._resume)
+            mainloop.call_later(LAG_TIMEOUT, mainloop.weakly(self._resume))
 
     def _resume(self) -> None:
         self._resume_pending = False
@@ -210,6 +210,8 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def frame_ready(self, pixels: np.ndarray) -> None:
         """The canvas drew (or blitted): record the frame and offer it to every view."""
+        if self.closed:
+            return  # nobody can see it again (see destroy)
         if self.saturated():
             self._capture_pending = True
             return
@@ -253,7 +255,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self._last_change = now
         if self._state_since is None and self.views:
             self._state_since = now
-            mainloop.call_later(STATE_QUIET, self._send_state_when_settled)
+            mainloop.call_later(STATE_QUIET, mainloop.weakly(self._send_state_when_settled))
 
     def _send_state_when_settled(self) -> None:
         if self._state_since is None:
@@ -266,7 +268,7 @@ class FigureManagerNbagg(FigureManagerBase):
         busy = any(view.full for view in self.views.values())
         if (quiet_for < STATE_QUIET or busy) and waited < STATE_MAX_DELAY:
             delay = min(max(STATE_QUIET - quiet_for, 0.1), STATE_MAX_DELAY - waited)
-            mainloop.call_later(delay, self._send_state_when_settled)
+            mainloop.call_later(delay, mainloop.weakly(self._send_state_when_settled))
             return
         self._state_since = None
         if not self.closed and self.views:
@@ -311,7 +313,7 @@ class FigureManagerNbagg(FigureManagerBase):
             if view.ping_sent is None:
                 view.ping_sent = now
                 view.send({"type": "ping"})
-        mainloop.call_later(PING_TIMEOUT, self._drop_silent_views)
+        mainloop.call_later(PING_TIMEOUT, mainloop.weakly(self._drop_silent_views))
 
     def _drop_silent_views(self) -> None:
         now = time.monotonic()
@@ -475,9 +477,17 @@ class FigureManagerNbagg(FigureManagerBase):
         for view in list(self.views.values()):
             view.send({"type": "closed"})
             view.close()
+            view.base = None
         self.views.clear()
         if self.shown and self.frame is not None:
             self._publish_static()
+        # Free the frames now, not when the figure is collected: a closed figure the user
+        # still refers to (a list of figures, `fig` in a loop) keeps only matplotlib's own.
+        self.frame = None
+        self._encoded.clear()
+        self._known_rects = None
+        self._capture_pending = False
+        self._state_since = None
 
     def _publish_static(self) -> None:
         from IPython.display import update_display
