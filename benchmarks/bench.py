@@ -1,8 +1,10 @@
 """nbagg against matplotlib's nbagg and ipympl, side by side, in one run.
 
-Run it with ``bash benchmarks/run`` (see docs/benchmarks.md). Every backend runs in the
-same nbclassic server and the same Python environment (benchmarks/.venv-peers), each
-notebook in its own kernel, driven by headless system Chromium through Playwright.
+Run it with ``bash benchmarks/run`` (see docs/benchmarks.md). In the classic mode every
+backend runs in the same nbclassic server; with ``--frontend lab`` nbagg and ipympl run in
+one JupyterLab server and nbagg once more in an nbclassic server beside it. Always in the
+same Python environment (benchmarks/.venv-peers), each notebook in its own kernel, driven
+by headless system Chromium through Playwright.
 Frames are counted from the canvas pixels in the page; bytes from the kernel websocket
 through the DevTools protocol; kernel CPU from /proc/<pid>/stat of the kernel process.
 """
@@ -27,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402
-from harness import CHROMIUM, CHROMIUM_ARGS, BenchPage, NotebookServer, write_notebook  # noqa: E402
+from harness import CHROMIUM, CHROMIUM_ARGS, FRONTENDS, BenchPage, NotebookServer, write_notebook  # noqa: E402
 
 PRELUDE = """
 import json, os, time
@@ -188,10 +190,14 @@ _V.View.send = _rtt_send(_V.View.send)
 _M.FigureManagerNbagg._handlers["ack"] = _rtt_ack(_M.FigureManagerNbagg._handlers["ack"])
 """
 
+NBAGG_SETUP = "%load_ext nbagg\n%matplotlib notebook"
 BACKENDS = {
+    # The classic Notebook (nbclassic).
     "nbagg": {
         "label": "nbagg (this)",
-        "setup": "%load_ext nbagg\n%matplotlib notebook",
+        "frontend": "classic",
+        "ours": True,
+        "setup": NBAGG_SETUP,
         "expect": "module://nbagg",
         "selector": "#notebook-container .output_area .nbagg-figure canvas.nbagg-canvas",
         "another_view": "display(fig)",
@@ -199,6 +205,7 @@ BACKENDS = {
     },
     "mpl": {
         "label": "matplotlib nbagg",
+        "frontend": "classic",
         "setup": "%matplotlib notebook",
         "expect": "notebook",
         "selector": "#notebook-container .output_area canvas.mpl-canvas",
@@ -208,13 +215,42 @@ BACKENDS = {
     },
     "ipympl": {
         "label": "ipympl widget",
+        "frontend": "classic",
         "setup": "%matplotlib widget",
         "expect": "widget",
         "selector": "#notebook-container .output_area .jupyter-matplotlib-canvas-div > canvas:first-of-type",
         "another_view": "display(fig.canvas)",
         "extra": "",
     },
+    # JupyterLab 4 (matplotlib's own nbagg does not run there).
+    "nbagg-lab": {
+        "label": "nbagg (JupyterLab)",
+        "frontend": "lab",
+        "ours": True,
+        "setup": NBAGG_SETUP,
+        "expect": "module://nbagg",
+        "selector": ".jp-OutputArea .nbagg-figure canvas.nbagg-canvas",
+        "another_view": "display(fig)",
+        "extra": OURS_PROFILE,
+    },
+    "ipympl-lab": {
+        "label": "ipympl widget (JupyterLab)",
+        "frontend": "lab",
+        "setup": "%matplotlib widget",
+        "expect": "widget",
+        "selector": ".jp-OutputArea .jupyter-matplotlib-canvas-div > canvas:first-of-type",
+        "another_view": "display(fig.canvas)",
+        "extra": "",
+    },
 }
+# --frontend: the backends it runs, ours first (the ratios are ours over each of the others).
+MODES = {
+    "classic": ["nbagg", "mpl", "ipympl"],
+    # nbagg in the classic Notebook too, in the same run: JupyterLab against classic.
+    "lab": ["nbagg-lab", "ipympl-lab", "nbagg"],
+}
+# Column labels per mode where they differ from BACKENDS' own.
+MODE_LABELS = {"lab": {"nbagg": "nbagg (classic Notebook)"}}
 
 # Scenario ids; --only takes shell patterns over these.
 SCENARIOS = [
@@ -283,11 +319,12 @@ ani = FuncAnimation(fig, _update, init_func=_init, interval=1, blit=True, cache_
 
 
 class Runner:
-    def __init__(self, args, browser, server, root: Path):
+    def __init__(self, args, browser, servers: dict, root: Path, labels: dict):
         self.args = args
         self.browser = browser
-        self.server = server
+        self.servers = servers  # front-end name -> NotebookServer
         self.root = root
+        self.labels = labels
         self.counter = 0
 
     def wanted(self, scenario: str) -> bool:
@@ -297,14 +334,17 @@ class Runner:
         self.counter += 1
         name = f"{self.counter:02d}-{backend}-dpr{dpr:g}.ipynb"
         write_notebook(self.root / name)
-        pg = BenchPage(self.browser, self.server, name, dpr, track_frames=backend == "nbagg")
         spec = BACKENDS[backend]
+        server = self.servers[spec["frontend"]]
+        pg = BenchPage(self.browser, server, name, dpr, track_frames=spec.get("ours", False))
         pg.backend = backend
         pg.stop_file = self.root / f"{name}.stop"
-        pg.run_cell(
-            spec["setup"] + "\n" + PRELUDE + spec["extra"] + f"\n_STOP = {str(pg.stop_file)!r}", timeout=120_000
-        )
-        if backend == "nbagg" and self.args.ours_patch:
+        # The setup cell holds the backend's magics only, so every figure cell below it
+        # is on screen; the prelude (and our profile timers) run in the same kernel
+        # outside the notebook.
+        pg.run_cell(spec["setup"], timeout=120_000)
+        pg.execute(PRELUDE + spec["extra"] + f"\n_STOP = {str(pg.stop_file)!r}", timeout=120_000)
+        if spec.get("ours") and self.args.ours_patch:
             # Experiments only: try a change to nbagg in the benchmark kernel, unchanged files.
             path = str(Path(self.args.ours_patch).resolve())
             pg.execute(f"_patch_file = {path!r}\nexec(compile(open(_patch_file).read(), _patch_file, 'exec'))")
@@ -315,13 +355,13 @@ class Runner:
 
     def reopen(self, pg: BenchPage, backend: str, dpr: float) -> BenchPage:
         """After a failure: drop the page and its kernel (which may still be animating)."""
-        print(f"  (reopening {BACKENDS[backend]['label']} in a new kernel)", flush=True)
+        print(f"  (reopening {self.labels[backend]} in a new kernel)", flush=True)
         try:
             pg.stop_file.touch()
             pg.close()
         except Exception:
             pass
-        self.server.shutdown_kernel(pg.kernel_id)
+        pg.server.shutdown_kernel(pg.kernel_id)
         return self.open(backend, dpr)
 
     def stop_animation(self, pg: BenchPage, timeout: float = 120_000) -> None:
@@ -339,7 +379,7 @@ class Runner:
 
     def window(self, pg: BenchPage, seconds: float, kernel: bool = True) -> dict:
         """Frames per watched canvas, bytes and kernel CPU over one window."""
-        kernel = kernel and pg.backend == "nbagg"  # profile snapshots: our kernel only
+        kernel = kernel and BACKENDS[pg.backend].get("ours", False)  # profile snapshots: our kernel only
         if kernel:
             pg.execute("_rtt_take()")
         k0 = self.snap(pg) if kernel else None
@@ -605,8 +645,8 @@ class Runner:
 
         def store(name, backend, value, seconds):
             results.setdefault(name, {}).setdefault(backend, []).append(value)
-            label = BACKENDS[backend]["label"]
-            print(f"  {name:12s} {label:17s} {seconds:5.1f}s  {report.brief(name, value)}", flush=True)
+            label = self.labels[backend]
+            print(f"  {name:12s} {label:26s} {seconds:5.1f}s  {report.brief(name, value)}", flush=True)
 
         def each(step: int, fn) -> None:
             k = (r + step) % len(backends)
@@ -681,7 +721,8 @@ class Runner:
                     if pg.errors:
                         print(f"  page errors ({backend}): {pg.errors[:5]}")
                     pg.close()
-                self.server.shutdown_kernels()
+                for server in self.servers.values():
+                    server.shutdown_kernels()
 
 
 def breakdown(win: dict, fps: float) -> dict:
@@ -740,6 +781,8 @@ def machine_info(browser_version: str) -> dict:
         "ipywidgets",
         "widgetsnbextension",
         "nbclassic",
+        "jupyterlab",
+        "jupyterlab_widgets",
         "jupyter_server",
         "ipykernel",
         "ipython",
@@ -756,7 +799,7 @@ def machine_info(browser_version: str) -> dict:
             ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(HERE.parent), "status", "--porcelain", "--", "nbagg", "nbextension"],
+            ["git", "-C", str(HERE.parent), "status", "--porcelain", "--", "nbagg", "js/src", "js/style"],
             capture_output=True,
             text=True,
         ).stdout.strip()
@@ -782,13 +825,29 @@ def main(argv=None) -> int:
         default="*",
         help="comma-separated shell patterns over scenario ids: " + ", ".join(SCENARIOS) + " (default: all)",
     )
-    ap.add_argument("--backends", default="nbagg,mpl,ipympl", help="comma-separated subset of nbagg,mpl,ipympl")
+    ap.add_argument(
+        "--frontend",
+        choices=tuple(MODES),
+        default="classic",
+        help="classic: nbagg, matplotlib nbagg and ipympl in the classic Notebook (default); lab: nbagg and "
+        "ipympl in JupyterLab, and nbagg in the classic Notebook in the same run",
+    )
+    ap.add_argument(
+        "--backends",
+        help="comma-separated subset of the mode's backends: "
+        + "; ".join(f"{m}: {','.join(bs)}" for m, bs in MODES.items())
+        + " (default: all of them)",
+    )
     ap.add_argument("--window", type=float, default=4.0, help="seconds per fps measurement (default 4)")
     ap.add_argument("--idle-window", type=float, default=5.0, help="seconds of the idle measurement (default 5)")
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds an animation runs before measuring (default 1)")
     ap.add_argument("--drags", type=int, default=20, help="pan drags per run, 640x480 (default 20)")
     ap.add_argument("--variant-drags", type=int, default=10, help="pan drags per run, dpr 2 and 1600x1000 (default 10)")
-    ap.add_argument("--out", default=str(HERE / "results"), help="folder for latest.json and latest.md")
+    ap.add_argument(
+        "--out",
+        default=str(HERE / "results"),
+        help="folder for latest.json and latest.md (latest-lab.* with --frontend lab)",
+    )
     ap.add_argument(
         "--ours-patch",
         metavar="FILE",
@@ -800,10 +859,13 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
     args.only = [p.strip() for p in args.only.split(",") if p.strip()]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    mode = MODES[args.frontend]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else list(mode)
     for b in backends:
-        if b not in BACKENDS:
-            ap.error(f"unknown backend {b!r}")
+        if b not in mode:
+            ap.error(f"unknown backend {b!r} for --frontend {args.frontend} (one of {','.join(mode)})")
+    backends = [b for b in mode if b in backends]  # ours first
+    labels = {b: MODE_LABELS.get(args.frontend, {}).get(b, BACKENDS[b]["label"]) for b in backends}
     if not Path(CHROMIUM).exists():
         print(f"error: Chromium not found at {CHROMIUM} (apt-get install chromium, or set NBAGG_CHROMIUM)")
         return 2
@@ -817,13 +879,15 @@ def main(argv=None) -> int:
     started = time.time()
     load = [os.getloadavg()]
     results: dict = {}
-    server = NotebookServer(root, work / "home")
+    servers: dict[str, NotebookServer] = {}
     try:
+        for name in dict.fromkeys(BACKENDS[b]["frontend"] for b in backends):
+            servers[name] = NotebookServer(root, work / f"home-{name}", FRONTENDS[name])
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
                 info = machine_info(browser.version)
-                runner = Runner(args, browser, server, root)
+                runner = Runner(args, browser, servers, root, labels)
                 for r in range(args.repeats):
                     print(f"repeat {r + 1}/{args.repeats}", flush=True)
                     runner.run_repeat(r, backends, results)
@@ -831,7 +895,8 @@ def main(argv=None) -> int:
             finally:
                 browser.close()
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     data = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(started)),
         "command": command,
@@ -839,22 +904,25 @@ def main(argv=None) -> int:
         "repeats": args.repeats,
         "window_s": args.window,
         "drags": args.drags,
-        "backends": {b: BACKENDS[b]["label"] for b in backends},
+        "frontend": args.frontend,
+        "ours": backends[0] if BACKENDS[backends[0]].get("ours") else None,
+        "backends": labels,
         "ours_patch": args.ours_patch,
         "machine": info,
         "loadavg": [[round(x, 2) for x in la] for la in load],
         "raw": results,
     }
     data["summary"] = report.summarize(results)
-    data["targets"] = report.targets(data["summary"], results)
+    data["targets"] = report.targets(data["summary"], results, args.frontend)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(data, indent=1) + "\n")
+    stem = "latest" if args.frontend == "classic" else f"latest-{args.frontend}"
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
     md = report.markdown(data)
-    (out / "latest.md").write_text(md)
-    full = args.only == ["*"] and len(backends) == len(BACKENDS) and not args.ours_patch
+    (out / f"{stem}.md").write_text(md)
+    full = args.only == ["*"] and backends == mode and not args.ours_patch
     if args.docs == "yes" or (args.docs == "auto" and full):
-        report.update_docs(HERE.parent / "docs" / "benchmarks.md", md)
+        report.update_docs(HERE.parent / "docs" / "benchmarks.md", md, args.frontend)
     print()
     print(md)
     shutil.rmtree(work, ignore_errors=True)

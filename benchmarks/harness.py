@@ -1,8 +1,10 @@
-"""Benchmark harness: one nbclassic server on 127.0.0.1, headless system Chromium, and a
-page-side probe that counts the frames reaching a canvas from its pixels and the bytes
-on the kernel's websocket from the DevTools protocol.
+"""Benchmark harness: Jupyter servers on 127.0.0.1 (nbclassic, JupyterLab), headless
+system Chromium, and a page-side probe that counts the frames reaching a canvas from its
+pixels and the bytes on the kernel's websocket from the DevTools protocol.
 
-Nothing here knows which backend runs: bench.py writes the cells.
+Nothing here knows which backend runs: bench.py writes the cells. Nothing here knows the
+front end either: notebook operations go through the tests' bridge (``window.nbaggTest``,
+tests/frontends/classic.js and lab.js), injected into every page as in the browser tests.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import nbformat
 
-# The server and browser settings are the tests' (one place for both).
+# The server and browser settings and the front-end bridges are the tests' (one place).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from browser_harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402, F401  (re-exported for bench.py)
+from browser_harness import BRIDGES, CHROMIUM, CHROMIUM_ARGS, FRONTENDS  # noqa: E402, F401  (re-exported)
 from browser_harness import NotebookServer as TestNotebookServer  # noqa: E402
 
 # Injected into every page before its scripts run. A requestAnimationFrame loop samples
@@ -72,7 +74,6 @@ PROBE_JS = r"""
     if (armed && (e.buttons & 1) && moveTime === null) moveTime = performance.now();
   }, true);
 
-  function cellOutputs(cell) { return cell.output_area.element[0]; }
   function waitFor(pred, timeout, what) {
     return new Promise((resolve, reject) => {
       const t0 = performance.now();
@@ -123,55 +124,28 @@ PROBE_JS = r"""
       const after = watched[0].changes.find((t) => t >= moveTime);
       return after === undefined ? null : after - moveTime;
     },
-    addCell(code) {
-      const cell = Jupyter.notebook.insert_cell_at_bottom('code');
-      cell.set_text(code);
-      return Jupyter.notebook.find_cell_index(cell);
-    },
-    /** Run cell i; resolve with the ms from execute() to first ink on a new canvas. */
+    /** Run cell i (through the bridge); resolve with the ms from running it to first ink
+     *  on a canvas matching selector that was not in the page before. */
     async firstPaint(i, selector, timeout) {
-      const cell = Jupyter.notebook.get_cell(i);
+      const before = new Set(document.querySelectorAll(selector));
       const t0 = performance.now();
-      cell.execute();
-      const canvas = await waitFor(() => cellOutputs(cell).querySelector(selector), timeout, 'canvas');
+      nbaggTest.runCell(i);
+      const canvas = await waitFor(
+        () => Array.from(document.querySelectorAll(selector)).find((c) => !before.has(c)), timeout, 'canvas');
       const w = { el: canvas, sample: sampler(canvas), last: null, changes: [], firstInk: null };
       watched.length = 0;
       watched.push(w);
       await waitFor(() => w.firstInk !== null, timeout, 'first pixels');
       return w.firstInk - t0;
     },
-    run(i) { Jupyter.notebook.get_cell(i).execute(); },
-    /** Errors in the outputs of cell i (after it finished), as text. */
+    /** Whether a cell still runs, and the errors in the outputs of cell i, as text. */
     cellState(i) {
-      const cell = Jupyter.notebook.get_cell(i);
-      const running = cell.element.hasClass('running');
-      const errors = cell.output_area.outputs.filter((o) => o.output_type === 'error')
+      const errors = nbaggTest.cellOutputs(i).filter((o) => o.output_type === 'error')
         .map((o) => o.ename + ': ' + o.evalue);
-      return { running, errors };
+      return { running: nbaggTest.busy(), errors };
     },
     deleteCellsFrom(i) {
-      const n = Jupyter.notebook.ncells();
-      const idx = [];
-      for (let k = i; k < n; k++) idx.push(k);
-      if (idx.length) Jupyter.notebook.delete_cells(idx);
-    },
-    /** Run code in the kernel (not as a cell); resolve with its stdout after reply + idle. */
-    execute(code, timeout) {
-      return new Promise((resolve, reject) => {
-        let out = '', replied = false, idle = false;
-        const timer = setTimeout(() => reject(new Error('kernel did not answer: ' + code.slice(0, 80))), timeout);
-        const done = () => { if (replied && idle) { clearTimeout(timer); resolve(out); } };
-        Jupyter.notebook.kernel.execute(code, {
-          shell: { reply: () => { replied = true; done(); } },
-          iopub: {
-            output: (m) => {
-              if (m.msg_type === 'stream') out += m.content.text;
-              if (m.msg_type === 'error') out += '\nERROR ' + m.content.ename + ': ' + m.content.evalue;
-            },
-            status: (m) => { if (m.content.execution_state === 'idle') { idle = true; done(); } },
-          },
-        }, { silent: false, store_history: false });
-      });
+      for (let k = nbaggTest.cellCount() - 1; k >= i; k--) nbaggTest.deleteCell(k);
     },
   };
 })();
@@ -245,14 +219,20 @@ class WebSocketMeter:
         self.frames: list[tuple[float, int]] = []  # (CDP time received, seq) of nbagg frames
         self.acks: dict[int, float] = {}  # seq -> CDP time the browser sent its ack
         self.urls: dict[str, str] = {}
+        self.protocols: dict[str, str] = {}  # requestId -> negotiated websocket subprotocol
         self.counts = {"received": 0, "sent": 0, "received_text": 0, "received_msgs": 0, "sent_msgs": 0}
         cdp.on("Network.webSocketCreated", self._created)
+        cdp.on("Network.webSocketHandshakeResponseReceived", self._handshake)
         cdp.on("Network.webSocketFrameReceived", lambda e: self._frame(e, True))
         cdp.on("Network.webSocketFrameSent", lambda e: self._frame(e, False))
         cdp.send("Network.enable")
 
     def _created(self, event) -> None:
         self.urls[event["requestId"]] = event["url"]
+
+    def _handshake(self, event) -> None:
+        headers = {k.lower(): v for k, v in (event["response"].get("headers") or {}).items()}
+        self.protocols[event["requestId"]] = headers.get("sec-websocket-protocol", "")
 
     def _frame(self, event, received: bool) -> None:
         url = self.urls.get(event["requestId"], "")
@@ -269,7 +249,8 @@ class WebSocketMeter:
         else:
             return
         if self.track_frames:
-            self._track(event["timestamp"], raw if opcode == 2 else payload, received)
+            v1 = self.protocols.get(event["requestId"]) == "v1.kernel.websocket.jupyter.org"
+            self._track(event["timestamp"], raw if opcode == 2 else payload, received, v1)
         c = self.counts
         if received:
             c["received"] += size
@@ -280,11 +261,21 @@ class WebSocketMeter:
             c["sent"] += size
             c["sent_msgs"] += 1
 
-    def _track(self, stamp: float, payload, received: bool) -> None:
+    def _track(self, stamp: float, payload, received: bool, v1: bool = False) -> None:
         """nbagg's frames arriving and acks leaving (both in the DevTools clock): the
         browser's own time per frame, from the websocket to the ack."""
         try:
-            if isinstance(payload, bytes):  # Jupyter's binary framing: count, offsets, JSON, buffers
+            if isinstance(payload, bytes) and v1:
+                # JupyterLab's v1.kernel.websocket.jupyter.org: every message binary; a
+                # little-endian u64 count, u64 offsets, then channel, header, parent header,
+                # metadata, content, buffers.
+                n = struct.unpack("<Q", payload[:8])[0]
+                offsets = struct.unpack(f"<{n}Q", payload[8 : 8 + 8 * n])
+                content = payload[offsets[4] : offsets[5]]
+                if b'"frame"' not in content and b'"ack"' not in content:
+                    return
+                msg = {"content": json.loads(content)}
+            elif isinstance(payload, bytes):  # the legacy binary framing: count, offsets, JSON, buffers
                 n = struct.unpack("!I", payload[:4])[0]
                 offsets = struct.unpack(f"!{n}I", payload[4 : 4 + 4 * n])
                 msg = json.loads(payload[offsets[0] : offsets[1]] if n > 1 else payload[offsets[0] :])
@@ -311,15 +302,18 @@ class WebSocketMeter:
 
 
 class BenchPage:
-    """One notebook in one browser context, with its kernel and the probe."""
+    """One notebook in one browser context, with its kernel, the front end's test bridge
+    and the probe."""
 
     def __init__(
         self, browser, server: NotebookServer, name: str, dpr: float, viewport=(1400, 1000), track_frames=False
     ):
         self.server = server
+        self.frontend = server.frontend
         self.context = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=dpr
         )
+        self.context.add_init_script(path=str(BRIDGES / f"{self.frontend.bridge}.js"))
         self.context.add_init_script(PROBE_JS)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -327,12 +321,12 @@ class BenchPage:
         cdp = self.context.new_cdp_session(self.page)
         self.meter = WebSocketMeter(cdp, track_frames)
         self.page.goto(server.notebook_url(name))
-        self.page.wait_for_function(
-            "() => window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel &&"
-            " Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.comm_manager",
-            timeout=90_000,
-        )
-        self.kernel_id = self.js("() => Jupyter.notebook.kernel.id")
+        self.page.wait_for_function("() => window.nbaggTest && nbaggTest.ready()", timeout=90_000)
+        if self.frontend.name == "lab":
+            # The notebook alone in the main area, as wide as the classic Notebook's page
+            # allows (JupyterLab opens a new workspace with its file browser on the left).
+            self.js("() => window.jupyterapp.shell.collapseLeft()")
+        self.kernel_id = self.js("() => nbaggTest.kernelId()")
         self.kernel_pid = kernel_pid(self.kernel_id)
         if self.kernel_pid is None:
             raise RuntimeError(f"no process found for kernel {self.kernel_id}")
@@ -348,20 +342,21 @@ class BenchPage:
         return self.page.evaluate(expr, arg)
 
     def execute(self, code: str, timeout: float = 60_000) -> str:
-        out = self.js("([c, t]) => __bench.execute(c, t)", [code, timeout])
-        if "\nERROR " in out:
-            raise RuntimeError(f"kernel error running {code[:60]!r}: {out}")
-        return out
+        """Run code in the page's kernel (not as a cell); its stdout after reply and idle."""
+        out = self.js("([c, t]) => nbaggTest.execute(c, t)", [code, timeout])
+        if (out.get("reply") or {}).get("status") == "error":
+            raise RuntimeError(f"kernel error running {code[:60]!r}: {out['stdout']}")
+        return out["stdout"]
 
     def kernel_json(self, expr: str, timeout: float = 60_000):
         out = self.execute(f"import json as _j; print(_j.dumps({expr}))", timeout)
         return json.loads(out.strip().splitlines()[-1])
 
     def add_cell(self, code: str) -> int:
-        return self.js("(c) => __bench.addCell(c)", code)
+        return self.js("(c) => nbaggTest.appendCell(c)", code)
 
     def wait_cell(self, index: int, timeout: float = 60_000) -> None:
-        """Wait until cell ``index`` finished; raise on an error in its outputs."""
+        """Wait until cell ``index`` (and every other) finished; raise on an error in its outputs."""
         deadline = time.monotonic() + timeout / 1000
         while True:
             state = self.js("(i) => __bench.cellState(i)", index)
@@ -377,7 +372,7 @@ class BenchPage:
 
     def run_cell(self, code: str, timeout: float = 60_000) -> int:
         index = self.add_cell(code)
-        self.js("(i) => __bench.run(i)", index)
+        self.js("(i) => nbaggTest.runCell(i)", index)
         self.wait_cell(index, timeout)
         return index
 

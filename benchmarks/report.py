@@ -42,8 +42,29 @@ BREAKDOWN = [
     ("cpu_ms", "kernel CPU total"),
 ]
 
-START = "<!-- results:begin -->"
-END = "<!-- results:end -->"
+# The results section docs/benchmarks.md keeps for each --frontend mode.
+MARKERS = {
+    "classic": ("<!-- results:begin -->", "<!-- results:end -->"),
+    "lab": ("<!-- results-lab:begin -->", "<!-- results-lab:end -->"),
+}
+
+# JupyterLab mode: nbagg in JupyterLab within 10% of nbagg in the classic Notebook on every
+# scenario, on its headline metrics: (scenario, metric, higher is better).
+WITHIN_CLASSIC = [
+    ("first_paint", "cold_ms", False),
+    ("first_paint", "warm_ms", False),
+    *[
+        row
+        for suffix, _ in VARIANTS
+        for row in (
+            ("anim" + suffix, "fps", True),
+            ("blit" + suffix, "fps", True),
+            ("blit" + suffix, "bytes_per_frame", False),
+            ("pan" + suffix, "p50_ms", False),
+        )
+    ],
+    ("views4", "fps", True),
+]
 
 
 def percentile(values, q: float) -> float:
@@ -141,9 +162,11 @@ def _stat(summary, scenario, backend, metric):
         return None
 
 
-def targets(summary: dict, raw: dict) -> list[dict]:
-    """The issue's targets: met, not met, or unknown (None). Ratios to matplotlib's nbagg
-    are medians of per-repeat ratios; pan p50 is over all drags of all repeats."""
+def targets(summary: dict, raw: dict, frontend: str = "classic") -> list[dict]:
+    """The issue's targets: met, not met, or unknown (None). Ratios to a peer are medians
+    of per-repeat ratios; pan p50 is over all drags of all repeats."""
+    if frontend == "lab":
+        return lab_targets(summary, raw)
     out = []
 
     def add(name, value, goal, met):
@@ -170,6 +193,48 @@ def targets(summary: dict, raw: dict) -> list[dict]:
     return out
 
 
+def lab_targets(summary: dict, raw: dict) -> list[dict]:
+    """JupyterLab mode (issue 10): nbagg in JupyterLab against ipympl in JupyterLab, and
+    against nbagg in the classic Notebook measured in the same run."""
+    ours, peer, classic = "nbagg-lab", "ipympl-lab", "nbagg"
+    out = []
+
+    def add(name, value, goal, met):
+        out.append({"target": name, "value": value, "goal": goal, "met": met})
+
+    def r_(scn, metric, b=peer):
+        return ratio(summary, raw, scn, metric, ours, b)
+
+    for metric, what in (("cold_ms", "first figure of a kernel"), ("warm_ms", "next figure")):
+        r = r_("first_paint", metric)
+        add(f"First paint no slower than ipympl ({what})", r, "≤ 1", None if r is None else r <= 1)
+    for suffix, what in VARIANTS:
+        r = r_("anim" + suffix, "fps")
+        add(f"Animation fps ≥ 2.5× ipympl ({what})", r, "≥ 2.5", None if r is None else r >= 2.5)
+        r = r_("blit" + suffix, "fps")
+        add(f"Blitted fps ≥ 4× ipympl ({what})", r, "≥ 4", None if r is None else r >= 4)
+        r = r_("blit" + suffix, "bytes_per_frame")
+        add(f"Blitted bytes/frame ≤ 1/10 of ipympl ({what})", r, "≤ 0.10", None if r is None else r <= 0.1)
+        r = r_("pan" + suffix, "p50_ms")
+        add(f"Pan p50 ≤ 0.5× ipympl ({what})", r, "≤ 0.5", None if r is None else r <= 0.5)
+    idle = _stat(summary, "idle", ours, "bytes_total")
+    add("Idle: 0 bytes in 5 s (every repeat)", idle and idle["max"], "0", None if idle is None else idle["max"] == 0)
+    for scn, metric, higher in WITHIN_CLASSIC:
+        r = r_(scn, metric, classic)
+        goal = "≥ 0.90" if higher else "≤ 1.10"
+        met = None if r is None else (r >= 0.9 if higher else r <= 1.1)
+        add(f"Within 10% of nbagg in the classic Notebook: {scn} {metric}", r, goal, met)
+    a, b = _stat(summary, "idle", ours, "bytes_total"), _stat(summary, "idle", classic, "bytes_total")
+    if a is not None and b is not None:
+        add(
+            "Within 10% of nbagg in the classic Notebook: idle bytes",
+            f"{a['max']:.0f} vs {b['max']:.0f}",
+            "equal",
+            a["max"] <= b["max"] * 1.1,
+        )
+    return out
+
+
 def _fmt(x, decimals: int) -> str:
     if x is None:
         return "–"
@@ -190,6 +255,7 @@ def markdown(data: dict) -> str:
     s = data["summary"]
     backends = list(data["backends"])
     labels = data["backends"]
+    ours = data.get("ours", "nbagg")  # results of runs before --frontend: classic, nbagg
     m = data["machine"]
     pk = m["packages"]
     lines = [
@@ -209,14 +275,14 @@ def markdown(data: dict) -> str:
             else []
         ),
         "Medians over the repeats, (min–max) when they differ; pan percentiles are over every drag of every "
-        "repeat. Ratios are nbagg (this) over the peer: the median of the per-repeat ratios (each pair measured "
-        "minutes apart at most, so a change of the machine's load hits both).",
+        f"repeat. Ratios are {labels.get(ours, ours)} over the other column: the median of the per-repeat ratios "
+        "(each pair measured minutes apart at most, so a change of the machine's load hits both).",
         "",
     ]
     head = ["Metric"] + [labels[b] for b in backends]
-    others = [b for b in backends if b != "nbagg"]
-    if "nbagg" in backends:
-        head += [f"nbagg / {labels[b]}" for b in others]
+    others = [b for b in backends if b != ours]
+    if ours in backends:
+        head += [f"{labels[ours]} / {labels[b]}" for b in others]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for scenario, metric, label, unit, dec in ROWS:
@@ -226,9 +292,9 @@ def markdown(data: dict) -> str:
         if all(x is None for x in stats):
             continue
         row = [f"{label} ({unit})"] + [_cell(x, dec) for x in stats]
-        if "nbagg" in backends:
+        if ours in backends:
             for b in others:
-                r = ratio(s, data["raw"], scenario, metric, "nbagg", b)
+                r = ratio(s, data["raw"], scenario, metric, ours, b)
                 row.append("–" if r is None else f"{r:.2f}×")
         lines.append("| " + " | ".join(row) + " |")
     errors = [
@@ -253,7 +319,7 @@ def markdown(data: dict) -> str:
         lines.append(f"| {t['target']} | {value} | {t['goal']} | {met} |")
     bd_rows = []
     for scenario in ["anim", "anim_dpr2", "anim_large", "blit", "blit_dpr2", "blit_large", "views4"]:
-        entry = s.get(scenario, {}).get("nbagg")
+        entry = s.get(scenario, {}).get(ours)
         if not entry:
             continue
         mm = entry["metrics"]
@@ -275,7 +341,7 @@ def markdown(data: dict) -> str:
     if bd_rows:
         lines += [
             "",
-            "### nbagg kernel time per displayed frame (ms, share of kernel CPU)",
+            f"### {labels.get(ours, ours)}: kernel time per displayed frame (ms, share of kernel CPU)",
             "",
             "Timers around nbagg's functions in the benchmark kernel (thread CPU time); *other* is the rest of the "
             "kernel process's CPU (ipykernel's message handling, the animation's own step, threads). Round trip: "
@@ -293,13 +359,14 @@ def markdown(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_docs(path: Path, md: str) -> None:
-    """Replace the results section of docs/benchmarks.md (between the markers)."""
-    block = f"{START}\n{md}{END}"
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
+def update_docs(path: Path, md: str, frontend: str = "classic") -> None:
+    """Replace the mode's results section of docs/benchmarks.md (between its markers)."""
+    start, end = MARKERS[frontend]
+    block = f"{start}\n{md}{end}"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + block + after
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"

@@ -185,6 +185,7 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 BRIDGES = Path(__file__).parent / "frontends"
+FOREIGN_COMM_CLOSE = "Comm not found for comm id "
 # Errors the front ends log on their own, with or without nbagg.
 HOST_NOISE = (
     "nbextensions/widgets/",  # nbclassic probes for the (absent) ipywidgets nbextension
@@ -219,7 +220,14 @@ class NotebookPage:
     def console_errors(self) -> list[str]:
         """Errors in the page, without the front ends' own probes for absent resources
         (nbclassic asks for the ipywidgets nbextension; JupyterLab for optional settings)."""
-        return [e for e in self._console_errors if not any(noise in e for noise in HOST_NOISE)]
+        errors = [e for e in self._console_errors if not any(noise in e for noise in HOST_NOISE)]
+        foreign = [e for e in errors if e.startswith(FOREIGN_COMM_CLOSE)]
+        if foreign:
+            # JupyterLab logs a close of a comm it does not have: on a kernel shared by
+            # two tabs, the comms of the other tab. Only this page's own comms count.
+            own = set(self.call("ownComms"))
+            errors = [e for e in errors if not e.startswith(FOREIGN_COMM_CLOSE) or e.split()[-1] in own]
+        return errors
 
     def call(self, method: str, *args):
         """Call a bridge method in the page (awaiting it if it returns a promise)."""
@@ -228,17 +236,20 @@ class NotebookPage:
     def open(self, name: str) -> None:
         self.page.goto(self.server.notebook_url(name))
         self.wait_kernel()
+        self.call("noWindowing")
 
     def reload(self) -> None:
         self.page.reload()
         self.wait_kernel()
+        self.call("noWindowing")
 
     def wait_kernel(self, timeout: float = 60_000) -> None:
         self.page.wait_for_function("() => window.nbaggTest && window.nbaggTest.ready()", timeout=timeout)
 
     def cell(self, k: int):
-        """The locator of notebook cell k."""
-        return self.page.locator(self.frontend.cell).nth(k)
+        """The locator of notebook cell k (scrolled into view)."""
+        self.call("reveal", k)
+        return self.page.locator(f'[data-nbagg-cell="{k}"]')
 
     def outputs(self, k: int):
         """The locator of cell k's output area."""
@@ -303,8 +314,16 @@ class NotebookPage:
         self.eval("1")  # round trip: everything queued before has run
 
     def execute(self, code: str, timeout: float = 30_000) -> str:
-        """Run code in the page's kernel (not as a cell); return its stdout, raise on error."""
-        return self.call("execute", code, timeout)["stdout"]
+        """Run code in the page's kernel (not as a cell); return its stdout.
+
+        A request ipykernel aborted without running it (it raced the abort window after
+        an interrupted cell) is sent again, as the kernel harness does.
+        """
+        for _ in range(3):
+            result = self.call("execute", code, timeout)
+            if result["reply"].get("status") != "aborted":
+                break
+        return result["stdout"]
 
     def eval(self, expr: str):
         """The value of a kernel-side expression, through JSON (numpy -> lists/floats)."""

@@ -462,11 +462,30 @@ def test_notebook_shortcuts_do_not_fire_while_the_canvas_has_focus(nb, keys_fig)
     focus_canvas(nb, keys_fig, "ax4", 1, 2)
     nb.execute("keys.clear()")
     cells = nb.cell_count()
-    nb.page.keyboard.press("b")  # in command mode the notebook would insert a cell below
-    keys = poll(nb, "keys", lambda v: ["release", "b"] in v)
-    assert ["press", "b"] in keys
+    types = nb.call("cellTypes")
+    selected = nb.call("selectedIndex")
+    # In command mode: a / b insert a cell, m makes it markdown, d d deletes it,
+    # Shift-Enter runs it and moves on. Notebook 7 takes its shortcuts in the capture
+    # phase, JupyterLab in the bubbling phase, the classic Notebook on the document.
+    keyboard = nb.page.keyboard
+    for key in ("a", "b", "m", "d", "d", "Shift+Enter", "y"):
+        keyboard.press(key)
+    keys = poll(nb, "keys", lambda v: ["release", "y"] in v)
+    for name in ("a", "b", "m", "d", "shift+enter"):
+        assert ["press", name] in keys, (name, keys)
     assert nb.cell_count() == cells
+    assert nb.call("cellTypes") == types
+    assert nb.call("selectedIndex") == selected
     assert focused_canvas(nb)
+
+
+def test_ctrl_s_on_the_focused_canvas_still_saves_the_notebook(nb, keys_fig):
+    nb.execute("keys.clear()")
+    nb.call("markDirty")
+    assert nb.call("dirty")
+    focus_canvas(nb, keys_fig, "ax4", 1, 2)
+    nb.page.keyboard.press("Control+s")
+    nb.page.wait_for_function("() => !window.nbaggTest.dirty()", timeout=15_000)
 
 
 # -------------------------------------------------------------------- 5. default keymap

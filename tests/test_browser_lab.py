@@ -4,6 +4,7 @@ windowed notebooks. The rest of the browser suite runs in every front end."""
 import time
 
 import pytest
+from browser_harness import ARTIFACTS
 from test_browser import LINE, button, drag, page_xy, xlim
 
 pytestmark = pytest.mark.browser
@@ -33,12 +34,16 @@ def test_new_view_for_output_is_live_and_in_sync(open_notebook):
     )
     nb.page.wait_for_function(LIVE, arg=2, timeout=30_000)
     assert wait_kernel_views(nb, 2) == 2
-    button(nb, "pan").click()
+    index = "(sel) => [...document.querySelectorAll('.nbagg-figure')].indexOf(document.querySelector(sel))"
+    mine = nb.page.evaluate(index, ".jp-Notebook .nbagg-figure")
+    clone = 1 - mine
+    nb.figure(mine).scroll_into_view_if_needed()
+    button(nb, "pan", mine).click()
     before = xlim(nb)
-    frames = nb.frames(1)
-    drag(nb, page_xy(nb, 1, 2), page_xy(nb, 0.5, 2))
+    frames = nb.frames(clone)
+    drag(nb, page_xy(nb, 1, 2, mine), page_xy(nb, 0.5, 2, mine))
     assert xlim(nb)[0] == pytest.approx(before[0] + 0.5, abs=0.05)
-    nb.wait_frames(1, frames)  # the cloned view got the panned frame too
+    nb.wait_frames(clone, frames)  # the cloned view got the panned frame too
     # Closing the new view's tab leaves the figure and its notebook view alone.
     nb.page.evaluate(
         """() => { for (const w of window.jupyterapp.shell.widgets('main'))
@@ -100,12 +105,13 @@ def test_toolbar_follows_the_dark_theme(open_notebook):
         light,
         dark,
     )
-    nb.figure().screenshot(path=str(nb.screenshot("x").parent / f"{nb.frontend.name}-dark-theme.png"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    nb.figure().screenshot(path=str(ARTIFACTS / f"{nb.frontend.name}-dark-theme.png"))
     nb.page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
     assert nb.console_errors == []
 
 
-@pytest.mark.parametrize("notebook_server", ["lab"], indirect=True)
+@pytest.mark.parametrize("notebook_server", ["lab", "notebook7"], indirect=True)
 def test_windowed_notebook_keeps_one_view_per_figure(open_notebook):
     """Virtual scrolling ('full' windowing) detaches cells that scroll out of sight."""
     filler = [f"print('cell {k}\\n' * 20)" for k in range(30)]
@@ -115,8 +121,9 @@ def test_windowed_notebook_keeps_one_view_per_figure(open_notebook):
             p.content.notebookConfig = {...p.content.notebookConfig, windowingMode: 'full'}; }"""
     )
     nb.run_all()
-    nb.wait_live()
     scroller = nb.page.locator(nb.frontend.scroller).first
+    scroller.evaluate("(s) => { s.scrollTop = 0; }")
+    nb.wait_live()
     for _ in range(3):
         scroller.evaluate("(s) => { s.scrollTop = s.scrollHeight; }")
         nb.page.wait_for_timeout(500)
@@ -130,4 +137,72 @@ def test_windowed_notebook_keeps_one_view_per_figure(open_notebook):
     before = xlim(nb)
     drag(nb, page_xy(nb, 1, 2), page_xy(nb, 0.5, 2))
     assert xlim(nb)[0] == pytest.approx(before[0] + 0.5, abs=0.05)
+    assert nb.console_errors == []
+
+
+@pytest.mark.parametrize("notebook_server", ["lab"], indirect=True)
+def test_closing_and_reopening_the_notebook_tab_makes_figures_live_again(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    nb.save()
+    name = nb.name
+    nb.page.evaluate(
+        """async (path) => { const app = window.jupyterapp;
+            for (const w of [...app.shell.widgets('main')]) if (w.context && w.context.path === path) w.dispose();
+            await app.commands.execute('docmanager:open', {path}); }""",
+        name,
+    )
+    nb.wait_kernel()
+    nb.wait_live()
+    assert wait_kernel_views(nb, 1) == 1  # the closed tab's view is gone from the kernel
+    before = xlim(nb)
+    button(nb, "pan").click()
+    drag(nb, page_xy(nb, 1, 2), page_xy(nb, 0.5, 2))
+    assert xlim(nb)[0] == pytest.approx(before[0] + 0.5, abs=0.05)
+    assert nb.console_errors == []
+
+
+@pytest.mark.parametrize("notebook_server", ["lab", "notebook7"], indirect=True)
+def test_changing_the_kernel_leaves_static_not_connected_figures(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    nb.page.evaluate(
+        """() => { const p = [...window.jupyterapp.shell.widgets('main')].find((w) => w.content && w.sessionContext);
+            return p.sessionContext.changeKernel({name: 'python3'}); }"""
+    )
+    nb.page.wait_for_function(
+        "() => { const f = document.querySelector('.nbagg-figure');"
+        " return f.dataset.nbaggState === 'disconnected' && /not available|kernel/.test(f.textContent); }",
+        timeout=30_000,
+    )
+    nb.wait_kernel()
+    nb.page.wait_for_timeout(1000)
+    assert nb.figure().get_attribute("data-nbagg-state") == "disconnected"
+    assert nb.figure().locator(".nbagg-note").is_visible()
+    assert nb.console_errors == []
+
+
+@pytest.mark.parametrize("notebook_server", ["lab"], indirect=True)
+def test_comm_messages_on_a_subshell_still_run_matplotlib_on_the_main_thread(open_notebook):
+    code = (
+        LINE + "\nimport threading\non_main = []\n"
+        "fig.canvas.mpl_connect('button_press_event',"
+        " lambda e: on_main.append(threading.current_thread() is threading.main_thread()))"
+    )
+    nb = open_notebook([code])
+    nb.wait_live()
+    lab = tuple(int(v) for v in nb.page.evaluate("() => window.jupyterapp.version").split(".")[:2])
+    kernel = nb.eval("__import__('ipykernel').version_info[0]")
+    subshells = nb.eval(
+        "len(k.shell_channel_thread.manager.list_subshell())"
+        " if (k := get_ipython().kernel) and getattr(k, '_supports_kernel_subshells', False) else 0"
+    )
+    if lab >= (4, 4) and kernel >= 7:
+        # JupyterLab sends comm messages on a subshell of their own (one per comm target).
+        assert subshells >= 1
+    nb.page.mouse.click(*page_xy(nb, 1, 2))
+    deadline = time.monotonic() + 10
+    while not nb.eval("on_main") and time.monotonic() < deadline:
+        nb.page.wait_for_timeout(100)
+    assert nb.eval("on_main") == [True]
     assert nb.console_errors == []

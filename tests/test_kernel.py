@@ -2,6 +2,7 @@
 
 import hashlib
 import queue
+import time
 
 import pytest
 from kernel_harness import figure_ids
@@ -686,3 +687,29 @@ def test_closing_while_the_views_are_full_keeps_the_newest_state_as_the_image(ke
     assert updates and MIME_TYPE not in updates[-1]["content"]["data"]  # static now
     png = base64.b64decode(updates[-1]["content"]["data"]["image/png"])
     assert Image.open(io.BytesIO(png)).convert("RGBA").getpixel((50, 50)) == (0, 255, 255, 255)
+
+
+def test_kernel_exit_tells_the_views_nothing(fresh_kernel):
+    """pyplot destroys every figure at interpreter exit (a shutdown or restart): the views
+    hear nothing then (no 'closed', no static update), so a front end that has let them go
+    sees no close crossing its own, and outputs stay restorable."""
+    k = fresh_kernel
+    k.execute("%load_ext nbagg\n%matplotlib notebook\nimport matplotlib.pyplot as plt")
+    outputs = k.execute("fig, ax = plt.subplots(); ax.plot([1, 2]);")
+    view = k.open_view(figure_ids(outputs)[0])
+    view.recv_frame()
+    k.kc.shutdown()  # a shutdown request: the kernel process exits and runs atexit
+    seen = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            msg = k.kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            if not k.km.is_alive():
+                break
+            continue
+        data = (msg["content"].get("data") or {}) if msg["msg_type"] == "comm_msg" else {}
+        if data.get("type") == "closed" or msg["msg_type"] in ("update_display_data", "comm_close"):
+            seen.append(msg["msg_type"] + ":" + str(data.get("type", "")))
+    assert not k.km.is_alive(), "the kernel did not exit"
+    assert seen == [], seen

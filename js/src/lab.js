@@ -160,12 +160,15 @@ function attach(panel, rendermime, context) {
     });
   }
   live.add(sessions);
-  // The panel's disposed signal comes before its outputs are disposed: they then only
-  // close their comms (the kernel keeps the figures for a reopened notebook).
-  panel.disposed.connect(() => {
+  // Closing the panel: close the comms (the kernel keeps the figures for a reopened
+  // notebook). The session context says so while its kernel connection still works,
+  // before the document manager disposes it; the panel's own signal is the fallback.
+  const close = () => {
     live.delete(sessions);
     sessions.disposeAll();
-  });
+  };
+  panel.sessionContext.disposed.connect(close);
+  panel.disposed.connect(close);
 }
 
 /** The sessions of every open panel. */

@@ -20,14 +20,43 @@
     Promise.resolve(promise).catch((err) => console.warn('nbagg test bridge:', err)).finally(() => { pending -= 1; });
   };
   const MIME = 'application/vnd.nbagg.figure.v1+json';
+  /** Ids of the comms this page opened: a close for any other (another tab's) is foreign. */
+  const ownComms = new Set();
+  const recordComms = (k) => {
+    const proto = Object.getPrototypeOf(k);
+    if (!proto.__nbaggTestCreateComm) {
+      const create = proto.createComm;
+      proto.__nbaggTestCreateComm = create;
+      proto.createComm = function (...args) {
+        const comm = create.apply(this, args);
+        ownComms.add(comm.commId);
+        return comm;
+      };
+    }
+    if (k._comms) for (const id of k._comms.keys()) ownComms.add(id);
+  };
 
   window.nbaggTest = {
     frontend: 'lab',
     ready() {
       const p = panel();
       const k = p && p.sessionContext.session && p.sessionContext.session.kernel;
-      return Boolean(p && p.context.isReady && k && k.connectionStatus === 'connected'
+      const ok = Boolean(p && p.context.isReady && k && k.connectionStatus === 'connected'
         && k.status === 'idle' && p.content.rendermime.mimeTypes.includes(MIME));
+      if (ok) recordComms(k);
+      return ok;
+    },
+    ownComms: () => [...ownComms],
+    // Tests find cells and figures by position in the page, which windowing (cells
+    // attached only near the viewport) breaks; the windowing test turns it on itself.
+    noWindowing() {
+      const nb = notebook();
+      nb.notebookConfig = { ...nb.notebookConfig, windowingMode: 'none' };
+    },
+    async reveal(k) {
+      const c = cell(k);
+      c.node.dataset.nbaggCell = String(k);
+      if (notebook().scrollToItem) await notebook().scrollToItem(k, 'smart');
     },
     runAll: () => {
       notebook().activate();
@@ -35,6 +64,8 @@
     },
     busy: () => pending > 0 || notebook().widgets.some(running),
     cellBusy: (k) => running(cell(k)),
+    cellTypes: () => notebook().widgets.map((c) => c.model.type),
+    markDirty: () => { panel().context.model.dirty = true; },
     cellCount: () => notebook().widgets.length,
     cellOutputs: (k) => (cell(k).model.type === 'code' ? cell(k).model.outputs.toJSON() : []),
     allOutputs: () => notebook().widgets.flatMap((c) => (c.model.type === 'code' ? c.model.outputs.toJSON() : [])),
