@@ -6,10 +6,13 @@ select this backend; every other argument goes to IPython's own magic unchanged.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.figure import Figure
+
+from . import mainloop
 
 BACKEND = "module://nbagg"
 _ROUTED = {"notebook", "nbagg"}
@@ -64,13 +67,26 @@ def flush_figures() -> None:
     notebook is saved). A figure nobody watches (nbconvert, nbclient, a front end without
     the extension) gets its outputs' image/png replaced, so exports show the final state.
     """
+    # A comm message handled on a subshell thread (ipykernel 7, JupyterLab >= 4.4) may
+    # come while a cell runs on the main thread: a figure that cell made would be shown
+    # under the comm message (an output no front end shows) and be lost. New figures are
+    # left to the cell's own post_execute; shown ones are brought up to date on the main
+    # thread (figure work never leaves it, see mainloop.py).
+    if threading.current_thread() is not threading.main_thread():
+        mainloop.call_soon(_update_shown)
+        return
+    _update_shown(show_pending=True)
+
+
+def _update_shown(show_pending: bool = False) -> None:
     from .manager import FigureManagerNbagg
 
     for manager in Gcf.get_all_fig_managers():
         if not isinstance(manager, FigureManagerNbagg) or manager.closed:
             continue
         if manager.pending_show:
-            manager.display()
+            if show_pending:
+                manager.display()
         elif manager.shown and manager.canvas.figure.stale:
             if manager.views:
                 manager.canvas.draw_idle()

@@ -70,7 +70,11 @@ def add_cell(nb, code: str) -> int:
 def figure_in_cell(nb, cell: int, nth: int = 0) -> int:
     """Index among the page's `.nbagg-figure`s (what NotebookPage helpers take) of a cell's figure."""
     mine = nb.cell(cell).locator(".nbagg-figure").nth(nth)
-    mine.wait_for(state="attached")  # off-screen cells may skip rendering (JupyterLab's windowing)
+    try:
+        mine.wait_for(state="attached")
+    except Exception as err:
+        outputs = [(o.get("output_type"), sorted(o.get("data", {}))) for o in nb.cell_outputs(cell)]
+        raise AssertionError(f"cell {cell} of {nb.cell_count()} shows no figure; its outputs: {outputs}") from err
     mine.scroll_into_view_if_needed()
     index = mine.evaluate("(f) => Array.from(document.querySelectorAll('.nbagg-figure')).indexOf(f)")
     assert index >= 0, f"cell {cell} shows no figure"

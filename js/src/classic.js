@@ -102,6 +102,21 @@ function watchDetach(session) {
 }
 
 /**
+ * The figure's keyboard element: the Notebook's shortcuts are off while it has focus
+ * (register_events), all but Ctrl/Cmd-S, which still saves the notebook.
+ * @param {HTMLElement} el
+ */
+function keyboardTarget(el) {
+  if (Jupyter.keyboard_manager) Jupyter.keyboard_manager.register_events(el);
+  el.addEventListener('keydown', (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 's') {
+      e.preventDefault();
+      Jupyter.notebook.save_checkpoint();
+    }
+  });
+}
+
+/**
  * The OutputArea renderer for MIME_TYPE: `this` is the OutputArea, `element` the
  * (jQuery) output element. Errors end up as text in the output, never in the notebook.
  * @this {any}
@@ -117,7 +132,7 @@ function renderFigure(data, metadata, element) {
     const figureId = data && typeof data === 'object' ? /** @type {any} */ (data).figure_id : null;
     const session = sessions.mount(subarea[0], data, outputLink(this, String(figureId)), {
       trusted: Boolean(this.trusted),
-      onKeyboardTarget: (el) => Jupyter.keyboard_manager && Jupyter.keyboard_manager.register_events(el),
+      onKeyboardTarget: keyboardTarget,
     });
     if (session) watchDetach(session);
   } catch (err) {
