@@ -194,6 +194,10 @@ HOST_NOISE = (
     # Notebook 7.6's settings registry, on the first run of a cell (seen in a plain
     # notebook with no figure; the stack lies wholly in notebook_core.js).
     "Cannot read properties of undefined (reading 'schema')",
+    # Notebook 7.0 (the oldest supported), in a plain notebook too: its save-time
+    # indicator and its cell toolbar (stacks wholly in Notebook's own bundles).
+    "Cannot read properties of undefined (reading 'last_modified')",
+    "Cannot read properties of null (reading 'type')",
 )
 
 

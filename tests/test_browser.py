@@ -209,6 +209,7 @@ def test_demo_notebook_runs_live_in_the_browser(open_notebook, notebook_server):
     # The README's pictures (docs/live-figure-*.png) are copies of these screenshots.
     ARTIFACTS.mkdir(exist_ok=True)
     first.screenshot(path=str(ARTIFACTS / f"live-figure-{nb.frontend.name}.png"))
+    nb.page.screenshot(path=str(ARTIFACTS / f"demo-page-{nb.frontend.name}.png"))
 
 
 def test_plt_pause_loop_updates_the_figure_while_the_cell_runs(open_notebook):

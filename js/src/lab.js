@@ -33,6 +33,17 @@ const LOST_BY_STATUS = /** @type {Record<string, string>} */ ({
 });
 
 /**
+ * JupyterLab 4.0's websocket protocol decoder adds an empty buffer to every message;
+ * nbagg never sends an empty one, so trailing empty buffers are dropped.
+ * @param {Array<ArrayBuffer|ArrayBufferView>} buffers
+ */
+function withoutTrailingEmpty(buffers) {
+  let n = buffers.length;
+  while (n > 0 && buffers[n - 1].byteLength === 0) n -= 1;
+  return n === buffers.length ? buffers : buffers.slice(0, n);
+}
+
+/**
  * One panel's kernel, as the core sees it.
  * @param {ISessionContext} context
  * @returns {import('./session.js').KernelLink}
@@ -48,7 +59,7 @@ function kernelLink(context) {
       const k = kernel();
       if (!k) return null;
       const comm = k.createComm(target);
-      comm.onMsg = (msg) => handlers.onMessage(msg.content.data, /** @type {any} */ (msg.buffers) || []);
+      comm.onMsg = (msg) => handlers.onMessage(msg.content.data, withoutTrailingEmpty(/** @type {any} */ (msg.buffers) || []));
       comm.onClose = () => handlers.onClose();
       comm.open(/** @type {any} */ (data));
       return {
