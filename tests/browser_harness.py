@@ -129,6 +129,10 @@ class NotebookServer:
             MPLBACKEND="agg",
             PYDEVD_DISABLE_FILE_VALIDATION="1",  # quiets the debugger's frozen-modules warning
         )
+        # JupyterLab and Notebook 7 ask whether to fetch Jupyter news; the answer is no.
+        settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
         jupyter = jupyter or shutil.which("jupyter", path=os.path.dirname(sys.executable)) or "jupyter"
         cmd = [
             jupyter,
