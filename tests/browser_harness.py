@@ -129,10 +129,17 @@ class NotebookServer:
             MPLBACKEND="agg",
             PYDEVD_DISABLE_FILE_VALIDATION="1",  # quiets the debugger's frozen-modules warning
         )
-        # JupyterLab and Notebook 7 ask whether to fetch Jupyter news; the answer is no.
-        settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-        settings.mkdir(parents=True, exist_ok=True)
-        (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        # JupyterLab's and Notebook 7's settings: no question about fetching Jupyter news;
+        # no windowing, because tests find cells and figures by their place in the page
+        # (the windowing test turns it on for its own notebook).
+        settings = home / "config" / "lab" / "user-settings" / "@jupyterlab"
+        for plugin, values in (
+            ("apputils-extension/notification", {"fetchNews": "false"}),
+            ("notebook-extension/tracker", {"windowingMode": "none"}),
+        ):
+            path = settings / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
         jupyter = jupyter or shutil.which("jupyter", path=os.path.dirname(sys.executable)) or "jupyter"
         cmd = [
             jupyter,
@@ -244,12 +251,10 @@ class NotebookPage:
     def open(self, name: str) -> None:
         self.page.goto(self.server.notebook_url(name))
         self.wait_kernel()
-        self.call("noWindowing")
 
     def reload(self) -> None:
         self.page.reload()
         self.wait_kernel()
-        self.call("noWindowing")
 
     def wait_kernel(self, timeout: float = 60_000) -> None:
         self.page.wait_for_function("() => window.nbaggTest && window.nbaggTest.ready()", timeout=timeout)

@@ -10,7 +10,6 @@
     frontend: 'classic',
     ready: () => Boolean(nb() && kernel() && kernel().is_connected() && kernel().comm_manager),
     ownComms: () => Object.keys(kernel().comm_manager.comms),
-    noWindowing: () => {},
     reveal: (k) => { cell(k).element[0].dataset.nbaggCell = String(k); },
     runAll: () => { nb().execute_all_cells(); },
     busy: () => nb().get_cells().some((c) => c.element && c.element.hasClass('running')),

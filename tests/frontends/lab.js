@@ -47,12 +47,6 @@
       return ok;
     },
     ownComms: () => [...ownComms],
-    // Tests find cells and figures by position in the page, which windowing (cells
-    // attached only near the viewport) breaks; the windowing test turns it on itself.
-    noWindowing() {
-      const nb = notebook();
-      nb.notebookConfig = { ...nb.notebookConfig, windowingMode: 'none' };
-    },
     async reveal(k) {
       const c = cell(k);
       c.node.dataset.nbaggCell = String(k);
