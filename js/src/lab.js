@@ -96,26 +96,52 @@ function followKernel(context, sessions) {
 }
 
 /**
- * An output model as the core's OutputLink. Writing goes through the model, which the
- * notebook saves; the output area then calls renderModel again with the same figure,
- * which keeps the live view (see FigureRenderer.renderModel).
+ * An output model as the core's OutputLink. In a notebook, writing replaces the output
+ * in its cell's output list: the cell model syncs that to the notebook's shared model at
+ * once, so a write made while a save starts is in the saved file (JupyterLab 4.0 does not
+ * sync a change of an output's own data). The output area then calls renderModel with
+ * the new model and the same figure, which keeps the live view (FigureRenderer).
  * @param {IMimeModel} model
+ * @param {any} notebook  the panel's Notebook widget, or null (a console)
  * @returns {import('./session.js').OutputLink}
  */
-function outputLink(model) {
+function outputLink(model, notebook) {
   return {
     read: () => ({ data: { ...model.data }, metadata: { ...model.metadata } }),
-    write: ({ data, metadata }) => model.setData({ data, metadata }),
+    write: ({ data, metadata }) => {
+      const place = notebook ? locateOutput(notebook, model) : null;
+      if (place) place.outputs.set(place.index, { .../** @type {any} */ (model).toJSON(), data, metadata });
+      else model.setData({ data, metadata });
+    },
   };
+}
+
+/**
+ * The output list and index holding `model`, or null.
+ * @param {any} notebook
+ * @param {IMimeModel} model
+ * @returns {{outputs: any, index: number}|null}
+ */
+function locateOutput(notebook, model) {
+  for (const cell of notebook.widgets) {
+    const outputs = cell.model.type === 'code' ? cell.model.outputs : null;
+    if (!outputs) continue;
+    for (let i = 0; i < outputs.length; i++) if (outputs.get(i) === model) return { outputs, index: i };
+  }
+  return null;
 }
 
 /** Renders MIME_TYPE outputs of one panel as live views. */
 class FigureRenderer extends Widget {
-  /** @param {FigureSessions} sessions  the panel's */
-  constructor(sessions) {
+  /**
+   * @param {FigureSessions} sessions  the panel's
+   * @param {any} notebook  the panel's Notebook widget, or null (a console)
+   */
+  constructor(sessions, notebook) {
     super();
     this.addClass('nbagg-output');
     this._sessions = sessions;
+    this._notebook = notebook;
     /** @type {FigureSession|null} */
     this._session = null;
   }
@@ -130,12 +156,12 @@ class FigureRenderer extends Widget {
     const spec = figureSpec(data);
     const current = this._session;
     if (current && !current.disposed && typeof spec !== 'string' && spec.figureId === current.figureId) {
-      current.outputChanged(outputLink(model));
+      current.outputChanged(outputLink(model, this._notebook));
       return;
     }
     if (current) current.dispose({ removed: false });
     this.node.replaceChildren();
-    this._session = this._sessions.mount(this.node, data, outputLink(model), { trusted: model.trusted });
+    this._session = this._sessions.mount(this.node, data, outputLink(model, this._notebook), { trusted: model.trusted });
   }
 
   dispose() {
@@ -152,11 +178,12 @@ class FigureRenderer extends Widget {
  * @param {{sessionContext: ISessionContext, disposed: import('@lumino/signaling').ISignal<any, void>}} panel
  * @param {IRenderMimeRegistry} rendermime  the panel's own
  * @param {import('@jupyterlab/docregistry').DocumentRegistry.IContext<any>|null} context  for saving
+ * @param {any} notebook  its Notebook widget, or null (a console)
  */
-function attach(panel, rendermime, context) {
+function attach(panel, rendermime, context, notebook) {
   const sessions = new FigureSessions(kernelLink(panel.sessionContext));
   rendermime.addFactory(
-    { safe: true, mimeTypes: [MIME_TYPE], createRenderer: () => new FigureRenderer(sessions) },
+    { safe: true, mimeTypes: [MIME_TYPE], createRenderer: () => new FigureRenderer(sessions, notebook) },
     RENDERER_RANK,
   );
   followKernel(panel.sessionContext, sessions);
@@ -199,9 +226,9 @@ const plugin = {
   optional: [IConsoleTracker],
   activate(_app, /** @type {any} */ notebooks, /** @type {any} */ consoles) {
     /** @param {any} panel */
-    const onNotebook = (panel) => attach(panel, panel.content.rendermime, panel.context);
+    const onNotebook = (panel) => attach(panel, panel.content.rendermime, panel.context, panel.content);
     /** @param {any} panel */
-    const onConsole = (panel) => attach(panel, panel.console.rendermime, null);
+    const onConsole = (panel) => attach(panel, panel.console.rendermime, null, null);
     notebooks.forEach(onNotebook);
     notebooks.widgetAdded.connect((/** @type {any} */ _, /** @type {any} */ panel) => onNotebook(panel));
     if (consoles) {
