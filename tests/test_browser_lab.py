@@ -137,7 +137,16 @@ def test_windowed_notebook_keeps_one_view_per_figure(open_notebook):
     before = xlim(nb)
     drag(nb, page_xy(nb, 1, 2), page_xy(nb, 0.5, 2))
     assert xlim(nb)[0] == pytest.approx(before[0] + 0.5, abs=0.05)
-    assert nb.console_errors == []
+    errors = nb.console_errors
+    import jupyterlab  # the servers run from this environment (Notebook 7 is built on it)
+
+    if tuple(int(v) for v in jupyterlab.__version__.split(".")[:2]) < (4, 1):
+        # JupyterLab 4.0's 'full' windowing (opt-in there; 'defer' is its default) detaches
+        # cells behind Lumino's back and then fails to remove an output's node (a
+        # removeChild NotFoundError in its own layout code). Listed in the README's limits;
+        # nothing else may be logged.
+        errors = [e for e in errors if "Failed to execute 'removeChild' on 'Node'" not in e]
+    assert errors == []
 
 
 @pytest.mark.parametrize("notebook_server", ["lab"], indirect=True)

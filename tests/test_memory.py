@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-WARMUP = 15
+WARMUP = 30  # first-use caches (fonts, text layout) settle; with matplotlib 3.9 15 were not enough
 FIGURES = 40
 # Per figure, far below one leaked 640x480 frame (1.2 MB) or renderer; RSS after
 # gc.collect() is noisy by a few MB (allocator, caches), so the bound is on the total.
