@@ -10,13 +10,14 @@ from . import comm, mainloop
 from .canvas import FigureCanvasNbagg
 from .ipython import install_hooks, load_ipython_extension, unload_ipython_extension
 from .manager import FigureManagerNbagg
+from .settings import configure
 
 __version__ = "0.1.0"
 
 FigureCanvas = FigureCanvasNbagg
 FigureManager = FigureManagerNbagg
 
-__all__ = ["FigureCanvas", "FigureManager", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["FigureCanvas", "FigureManager", "configure", "load_ipython_extension", "unload_ipython_extension"]
 
 
 # Importing the backend inside a kernel wires it up: the main loop is found now (we are

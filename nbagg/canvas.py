@@ -237,10 +237,19 @@ class FigureCanvasNbagg(FigureCanvasAgg):
 
     def draw(self):
         self._draw_scheduled = False
-        super().draw()
+        restore = getattr(self.manager, "restore", None)
+        if restore is None:
+            super().draw()
+        else:
+            restore.watch(self.figure)  # pyplot may have replaced the hook
+            with restore.navigation():  # a draw lays out (marking artists stale): no change
+                super().draw()
         self._frame_ready()
 
     def blit(self, bbox=None):
+        restore = getattr(self.manager, "restore", None)
+        if restore is not None:
+            restore.blitted()  # animated artists mark nothing stale (see restore.py)
         self._frame_ready()
 
     def draw_idle(self, *args, **kwargs):

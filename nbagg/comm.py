@@ -71,7 +71,7 @@ def _on_open(comm, open_msg) -> None:
     if manager is None and "state" in hello:
         # The user asked to bring a figure back from the state stored in its output.
         try:
-            manager = restore_figure(hello["figure_id"], hello["state"])
+            manager = restore_figure(hello["figure_id"], hello["state"], hello.get("view"))
         except StateError as err:
             log.warning("nbagg: refused to restore figure %s: %s", hello["figure_id"], err)
             comm.send(data=_error("bad_state", str(err), "connect"))

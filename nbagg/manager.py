@@ -12,6 +12,7 @@ import io
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,9 @@ from . import frames, mainloop, protocol
 from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
 from .frames import EncodedUpdate, Frame, encode_png_compact
-from .state import StateError, dump_figure, load_figure
+from .restore import RestoreTracker, apply_view, is_navigation
+from .settings import MAX_STATE_BYTES
+from .state import StateError, load_figure, verify_view
 from .view import BLOCKED_INTERVAL, LAG_TIMEOUT, View
 
 log = logging.getLogger("nbagg")
@@ -31,7 +34,7 @@ log = logging.getLogger("nbagg")
 _DOWNLOAD_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 PING_TIMEOUT = 10.0  # seconds a view has to answer a ping before it is dropped
-# The figure's state (a pickle, often 100+ KB) goes to the views once changes settle:
+# The figure's restore state (see restore.py) goes to the views once changes settle:
 # STATE_QUIET seconds without a new frame, or STATE_MAX_DELAY after the first unsent one
 # during an endless animation. Sending it every few seconds was most of an animation's bytes.
 STATE_QUIET = 1.0
@@ -72,6 +75,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.pending_show = False  # created in interactive mode: show at the end of the cell
         self.closed = False
         self.display_parent: dict | None = None
+        self.restore = RestoreTracker()
         self._state_since: float | None = None  # first change not yet in a sent state
         self._last_change = 0.0
         self._capture_pending = False  # blitted while every view was full: capture on ack
@@ -82,6 +86,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self._known_rects: tuple[int, list] | None = None  # (base version, rects) to the newest frame
         self._title = f"Figure {num}"
         super().__init__(canvas, num)
+        self.restore.watch(canvas.figure)
         managers[self.figure_id] = self
         # In interactive mode a new figure appears once, at the end of the cell
         # (see ipython.py), like matplotlib's desktop backends show it after the prompt.
@@ -131,6 +136,7 @@ class FigureManagerNbagg(FigureManagerBase):
         dpr = self.canvas.device_pixel_ratio
         css_w, css_h = round(pixels.shape[1] / dpr), round(pixels.shape[0] / dpr)
         png = base64.b64encode(encode_png_compact(pixels)).decode("ascii")
+        self.restore.image_chars = len(png)
         axes = len(self.canvas.figure.axes)
         data: dict[str, Any] = {
             "image/png": png,
@@ -143,9 +149,9 @@ class FigureManagerNbagg(FigureManagerBase):
                 "height": css_h,
                 "protocol": protocol.PROTOCOL_VERSION,
             }
-            state = dump_figure(self.canvas.figure) if with_state else None
-            if state is not None:
-                data[protocol.MIME_TYPE]["state"] = state
+            restore = self.restore
+            fields = restore.bundle_fields(self.canvas.figure, self.figure_id) if with_state else restore.fields()
+            data[protocol.MIME_TYPE].update(fields)
         return data, {"image/png": {"width": css_w, "height": css_h}}
 
     # -- frames ------------------------------------------------------------------
@@ -272,7 +278,9 @@ class FigureManagerNbagg(FigureManagerBase):
             return
         self._state_since = None
         if not self.closed and self.views:
-            self.broadcast({"type": "state", "state": dump_figure(self.canvas.figure)})
+            msg = self.restore.settled_message(self.canvas.figure, self.figure_id)
+            if msg is not None:
+                self.broadcast(msg)
 
     def _encode(self, base: Frame | None, current: Frame) -> EncodedUpdate:
         """Encode once for all views that share the same base frame."""
@@ -287,6 +295,10 @@ class FigureManagerNbagg(FigureManagerBase):
     # -- views -------------------------------------------------------------------
 
     def add_view(self, view: View) -> None:
+        with self.restore.navigation():  # its density is not a change
+            self._add_view(view)
+
+    def _add_view(self, view: View) -> None:
         self._ping_views()
         self.views[view.id] = view
         toolbar = self.toolbar
@@ -328,7 +340,8 @@ class FigureManagerNbagg(FigureManagerBase):
         if view is not None:
             view.closed = True
             view.base = None  # free its frame now
-            self._apply_dpr()
+            with self.restore.navigation():
+                self._apply_dpr()
             if self.views:
                 self._resume_later()  # it may have held back a deferred draw
 
@@ -349,7 +362,9 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def handle(self, view: View, msg: dict) -> None:
         handler = self._handlers[msg["type"]]
-        handler(self, view, msg)
+        navigating = is_navigation(msg, self.canvas)
+        with self.restore.navigation() if navigating else nullcontext():
+            handler(self, view, msg)
 
     def _on_ack(self, view, msg):
         view.ack(msg["seq"])
@@ -499,14 +514,14 @@ class FigureManagerNbagg(FigureManagerBase):
             log.exception("nbagg: could not publish the final frame of figure %s", self.figure_id)
 
 
-def restore_figure(figure_id: str, state: dict) -> FigureManagerNbagg:
-    """Bring back a figure from its verified stored state under its old id (see state.py)."""
+def restore_figure(figure_id: str, state: dict, view: dict | None = None) -> FigureManagerNbagg:
+    """Bring back a figure from its verified stored state (and view) under its old id."""
     import matplotlib
     import matplotlib.pyplot as plt
 
     if matplotlib.get_backend() != "module://nbagg":
         raise StateError("select nbagg in this kernel first (%load_ext nbagg, then %matplotlib notebook)")
-    figure = load_figure(state)  # raises StateError before unpickling anything unsigned
+    figure = load_figure(state, figure_id, MAX_STATE_BYTES)  # verified before unpickling
     manager = figure.canvas.manager
     if not isinstance(manager, FigureManagerNbagg):  # pickled outside pyplot
         num = max(plt.get_fignums(), default=0) + 1
@@ -518,6 +533,11 @@ def restore_figure(figure_id: str, state: dict) -> FigureManagerNbagg:
     managers[figure_id] = manager
     manager.pending_show = False  # its output already exists
     manager.shown = True
+    verified = verify_view(view, figure_id, state) if view is not None else None
+    if verified is not None:
+        apply_view(figure, verified)
+    signed_view = view if verified is not None else None
+    manager.restore.restored(state, signed_view, figure)  # its outputs hold both already
     return manager
 
 

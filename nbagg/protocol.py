@@ -30,6 +30,7 @@ MAX_PIXELS: int = _SHARED["maxPixels"]  # physical pixels of one frame (e.g. 400
 MAX_MESSAGE_FIELDS = 16
 MAX_STRING = 64
 MAX_COORD = 100_000.0  # CSS pixels; far outside any figure, still finite
+MAX_VIEW_AXES = 256  # Axes in a stored view (see restore.py)
 
 
 class ProtocolError(ValueError):
@@ -94,20 +95,53 @@ _coord = _number(-MAX_COORD, MAX_COORD)
 
 def _state(name: str, value: Any) -> dict:
     """A stored figure state (see state.py): shape and size only; the signature is checked there."""
-    from .state import max_state_bytes
+    from .settings import MAX_STATE_BYTES
 
     if not isinstance(value, dict) or set(value) != {"version", "payload", "hmac"}:
         raise ProtocolError(f"{name} must be an object with version, payload and hmac")
-    if not isinstance(value["payload"], str) or len(value["payload"]) > 4 * (max_state_bytes() // 3 + 1):
-        raise ProtocolError(f"{name}.payload must be a base64 string within the state size limit")
+    if not isinstance(value["version"], int) or isinstance(value["version"], bool):
+        raise ProtocolError(f"{name}.version must be an integer")
+    if not isinstance(value["payload"], str) or len(value["payload"]) > MAX_STATE_BYTES:
+        raise ProtocolError(f"{name}.payload must be a base64 string of at most {MAX_STATE_BYTES:,} characters")
     if not isinstance(value["hmac"], str) or len(value["hmac"]) != 64:
         raise ProtocolError(f"{name}.hmac must be 64 hex characters")
     return value
 
 
+_view_number = _number(-1e300, 1e300)
+
+
+def _view(name: str, value: Any) -> dict:
+    """A stored view (see restore.figure_view and state.sign_view): plain numbers only."""
+    if not isinstance(value, dict) or set(value) != {"base", "axes", "size", "hmac"}:
+        raise ProtocolError(f"{name} must be an object with base, axes, size and hmac")
+    for field in ("base", "hmac"):
+        if not isinstance(value[field], str) or len(value[field]) != 64:
+            raise ProtocolError(f"{name}.{field} must be 64 hex characters")
+    axes, size = value["axes"], value["size"]
+    if not isinstance(axes, list) or len(axes) > MAX_VIEW_AXES:
+        raise ProtocolError(f"{name}.axes must be a list of at most {MAX_VIEW_AXES} Axes")
+    for limits in axes:
+        if not isinstance(limits, list) or len(limits) not in (4, 9):
+            raise ProtocolError(f"{name}.axes must hold lists of 4 or 9 numbers")
+        for v in limits:
+            _view_number(f"{name}.axes[]", v)
+    if not isinstance(size, list) or len(size) != 2:
+        raise ProtocolError(f"{name}.size must be [width, height] in inches")
+    for v in size:
+        _number(0.01, 1000)(f"{name}.size[]", v)
+    return value
+
+
 # type -> {field: checker}. Every field is required unless listed in _OPTIONAL.
 SCHEMA: dict[str, dict[str, Any]] = {
-    "connect": {"protocol": _integer(1, 1000), "figure_id": _text, "dpr": _number(MIN_DPR, 16.0), "state": _state},
+    "connect": {
+        "protocol": _integer(1, 1000),
+        "figure_id": _text,
+        "dpr": _number(MIN_DPR, 16.0),
+        "state": _state,
+        "view": _view,
+    },
     "ack": {"seq": _integer(0, 2**53)},
     "mouse": {
         "kind": _choice("press", "release", "move", "dblclick", "enter", "leave"),
@@ -130,6 +164,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
 }
 _OPTIONAL = {
     ("connect", "state"),
+    ("connect", "view"),
     ("mouse", "button"),
     ("mouse", "buttons"),
     ("mouse", "modifiers"),

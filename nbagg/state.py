@@ -1,10 +1,14 @@
 """Authenticated figure state, stored in the notebook so a new kernel can restore a figure.
 
-The state is a compressed pickle of the Figure, signed with HMAC-SHA256 under a secret
-that only this user's kernels read (``<jupyter data dir>/nbagg/state.key``, mode 0600).
-Restoring verifies the signature *before* unpickling: a payload that is unsigned, signed
-with another key or altered is refused and never unpickled, so a notebook from someone
-else cannot make this kernel run code.
+A state is an LZMA-compressed pickle of the Figure, signed with HMAC-SHA256 under a
+secret that only this user's kernels read (see key.py). The signature covers the figure
+id too, so a state only restores the output it was made for. Restoring verifies the
+signature *before* unpickling, and unpickles only matplotlib and numpy objects (see
+unpickle.py): a notebook from someone else cannot make this kernel run code.
+
+Navigation (pan, zoom, resize) does not change the pickle: what a restore needs from it
+travels as a small signed *view* (view limits and size) bound to the state it amends.
+docs/security.md has the threat model; docs/protocol.md the fields.
 """
 
 from __future__ import annotations
@@ -12,114 +16,181 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
-import os
+import json
+import lzma
 import pickle
-import secrets
-import zlib
-from pathlib import Path
+from typing import Any
 
-STATE_VERSION = 1
-DEFAULT_MAX_BYTES = 2_000_000  # compressed pickle; override with NBAGG_MAX_STATE_BYTES
-KEY_FILE = "state.key"
+from . import unpickle
+from .key import KeyUnavailable, load_key
+
+STATE_VERSION = 2
+# A pickle compresses at most about this well; pickling stops once the raw bytes could
+# no longer fit the limit, so a huge figure costs little before it is refused.
+_MAX_COMPRESSION_RATIO = 40
 
 
 class StateError(ValueError):
     """A stored state that is refused (bad signature, wrong version, too large, broken)."""
 
 
-def max_state_bytes() -> int:
-    """The size cap for one figure's stored state (env NBAGG_MAX_STATE_BYTES; 0 disables)."""
+class StateOmitted(Exception):
+    """This figure stores no state; the message says why (shown instead of Restore)."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BoundedLzmaWriter:
+    """A file for the pickler: compresses as it goes, and stops past ``limit`` bytes."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.raw = 0
+        self.out = bytearray()
+        self._lzma = lzma.LZMACompressor(preset=6)
+
+    def write(self, data) -> int:
+        self.raw += len(data)
+        if self.raw > self.limit * _MAX_COMPRESSION_RATIO:
+            raise _TooLarge
+        self.out += self._lzma.compress(data)
+        if len(self.out) > self.limit:
+            raise _TooLarge
+        return len(data)
+
+    def finish(self) -> bytes:
+        self.out += self._lzma.flush()
+        if len(self.out) > self.limit:
+            raise _TooLarge
+        return bytes(self.out)
+
+
+class _FigurePickler(pickle.Pickler):
+    """Pickles a figure without its tick artists: matplotlib recreates them on the first
+    draw from the axis' locators and tick parameters, and they are most of a small plot's
+    pickle (and would change with every pan)."""
+
+    def reducer_override(self, obj):
+        from matplotlib.axis import Axis
+
+        if not isinstance(obj, Axis):
+            return NotImplemented
+        reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+        if len(reduced) < 3 or not isinstance(reduced[2], dict):
+            return NotImplemented
+        state = {k: v for k, v in reduced[2].items() if k not in ("majorTicks", "minorTicks")}
+        return (reduced[0], reduced[1], state, *reduced[3:])
+
+
+def _mac(key: bytes, kind: bytes, figure_id: str, payload: bytes) -> str:
+    message = b"nbagg-" + kind + b"-v2\0" + figure_id.encode("utf-8") + b"\0" + payload
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _key() -> bytes:
     try:
-        return int(os.environ.get("NBAGG_MAX_STATE_BYTES", DEFAULT_MAX_BYTES))
-    except ValueError:
-        return DEFAULT_MAX_BYTES
+        return load_key()
+    except KeyUnavailable as err:
+        raise StateOmitted(f"this kernel cannot sign it: {err}") from err
 
 
-def key_path() -> Path:
-    override = os.environ.get("NBAGG_STATE_KEY_FILE")
-    if override:
-        return Path(override)
-    from jupyter_core.paths import jupyter_data_dir
+def dump_figure(figure, figure_id: str, limit: int) -> dict:
+    """The signed state of a figure, at most ``limit`` characters of base64.
 
-    return Path(jupyter_data_dir()) / "nbagg" / KEY_FILE
+    Raises StateOmitted (with the reason a user reads) when it cannot be stored.
+    """
+    from .settings import how_to_raise
 
-
-def load_key(create: bool = True) -> bytes:
-    """This user's secret, created (0600, in a 0700 folder) on first use."""
-    path = key_path()
-    try:
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-    except FileNotFoundError:
-        if not create:
-            raise
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_bytes(32)
-    # O_EXCL: two kernels starting at once never both write a key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
-
-
-def _mac(key: bytes, payload: bytes) -> str:
-    return hmac.new(key, b"nbagg-state-v1\0" + payload, hashlib.sha256).hexdigest()
-
-
-def dump_figure(figure, max_bytes: int | None = None) -> dict | None:
-    """The signed state of a figure, or None if it cannot be stored (unpicklable, too big)."""
-    limit = max_state_bytes() if max_bytes is None else max_bytes
     if limit <= 0:
-        return None
+        raise StateOmitted("storing figure states is off (nbagg.configure(store_state=True) turns it on).")
+    writer = _BoundedLzmaWriter(limit * 3 // 4)
     try:
-        payload = zlib.compress(pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL), 6)
-    except Exception:
-        return None  # an artist that cannot be pickled: the figure just offers no restore
-    if len(payload) > limit:
-        return None
+        _FigurePickler(writer, protocol=pickle.HIGHEST_PROTOCOL).dump(figure)
+        payload = writer.finish()
+    except _TooLarge:
+        raise StateOmitted(how_to_raise(limit)) from None
+    except Exception as err:  # an artist that cannot be pickled (a lambda, an open file)
+        raise StateOmitted(f"part of it cannot be saved ({type(err).__name__}: {str(err)[:200]}).") from err
     return {
         "version": STATE_VERSION,
         "payload": base64.b64encode(payload).decode("ascii"),
-        "hmac": _mac(load_key(), payload),
+        "hmac": _mac(_key(), b"state", figure_id, payload),
     }
 
 
-def verify(state: object, max_bytes: int | None = None) -> bytes:
-    """The payload of a stored state if its signature is this user's, else StateError."""
+def _verify_mac(kind: bytes, figure_id: str, payload: bytes, signature: str) -> None:
+    try:
+        key = load_key(create=False)
+    except KeyUnavailable as err:
+        raise StateError(f"refused: {err}") from err
+    if not hmac.compare_digest(_mac(key, kind, figure_id, payload), signature):
+        raise StateError(
+            "refused: the stored figure state is not signed by this user's key for this figure "
+            "(made elsewhere, copied from another output, or altered); nothing was loaded. "
+            "Re-run the cell that made the figure."
+        )
+
+
+def verify(state: object, figure_id: str, max_chars: int) -> bytes:
+    """The payload of a stored state if it was signed by this user for this figure."""
     if not isinstance(state, dict) or set(state) != {"version", "payload", "hmac"}:
         raise StateError("the stored figure state is malformed")
     if state["version"] != STATE_VERSION:
-        raise StateError(f"the stored figure state has version {state['version']!r}, expected {STATE_VERSION}")
+        shown = str(state["version"])[:20]
+        raise StateError(f"the stored figure state has version {shown}, this nbagg reads {STATE_VERSION}")
     if not isinstance(state["payload"], str) or not isinstance(state["hmac"], str):
         raise StateError("the stored figure state is malformed")
-    limit = max_state_bytes() if max_bytes is None else max_bytes
-    if len(state["payload"]) > 4 * (limit // 3 + 1):
+    if len(state["payload"]) > max_chars:
         raise StateError("the stored figure state is larger than the configured limit")
     try:
         payload = base64.b64decode(state["payload"], validate=True)
     except ValueError as err:
         raise StateError("the stored figure state is not valid base64") from err
-    try:
-        key = load_key(create=False)
-    except FileNotFoundError as err:
-        raise StateError("refused: this user has no nbagg key, so the state was not made here") from err
-    if not hmac.compare_digest(_mac(key, payload), state["hmac"]):
-        raise StateError(
-            "refused: the stored figure state is not signed by this user's key (made elsewhere or altered); "
-            "nothing was loaded. Re-run the cell that made the figure."
-        )
+    _verify_mac(b"state", figure_id, payload, state["hmac"])
     return payload
 
 
-def load_figure(state: object):
+def load_figure(state: object, figure_id: str, max_chars: int):
     """Verify, then unpickle, a stored figure. Nothing is unpickled unless verified."""
-    payload = verify(state)
+    from matplotlib.figure import Figure
+
+    payload = verify(state, figure_id, max_chars)
     try:
-        return pickle.load(io.BytesIO(zlib.decompress(payload)))
+        raw = lzma.LZMADecompressor().decompress(payload, max_length=max_chars * _MAX_COMPRESSION_RATIO)
+        figure = unpickle.loads(raw)
     except Exception as err:
-        raise StateError(f"the stored figure could not be restored: {type(err).__name__}: {err}") from err
+        raise StateError(f"the stored figure could not be restored: {type(err).__name__}: {str(err)[:200]}") from err
+    if not isinstance(figure, Figure):
+        raise StateError(f"the stored state holds a {type(figure).__name__}, not a matplotlib Figure")
+    return figure
+
+
+# -- the view: navigation since the state was made ------------------------------------
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def sign_view(view: dict, figure_id: str, state: dict) -> dict:
+    """The view (see restore.figure_view) signed for this figure and its stored state."""
+    signed = {"base": state["hmac"], **view}
+    signed["hmac"] = _mac(_key(), b"view", figure_id, _canonical(signed))
+    return signed
+
+
+def verify_view(signed: object, figure_id: str, state: dict) -> dict | None:
+    """The view to apply over a restored state, or None if it belongs to another state
+    (an older one) or is not this user's. A bad view never blocks the restore itself."""
+    if not isinstance(signed, dict) or not isinstance(signed.get("hmac"), str):
+        return None
+    body = {k: v for k, v in signed.items() if k != "hmac"}
+    if body.get("base") != state.get("hmac"):
+        return None
+    try:
+        _verify_mac(b"view", figure_id, _canonical(body), signed["hmac"])
+    except (StateError, ValueError):
+        return None
+    return {k: v for k, v in body.items() if k != "base"}

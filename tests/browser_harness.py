@@ -209,6 +209,9 @@ HOST_NOISE = (
     # indicator and its cell toolbar (stacks wholly in Notebook's own bundles).
     "Cannot read properties of undefined (reading 'last_modified')",
     "Cannot read properties of null (reading 'type')",
+    # JupyterLab's debugger asks the kernel for its state when a panel connects; a kernel
+    # restarted at once (a reload, then Restart) cancels that request.
+    "Could not restore the debugger state: Canceled future",
 )
 
 

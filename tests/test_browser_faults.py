@@ -241,7 +241,7 @@ def test_a_slow_link_does_not_starve_a_live_view(open_notebook, tmp_path):
     dead_after = kernel_constant(nb, "nbagg.view", "DEAD_VIEW_TIMEOUT")
     samples = KernelSamples(nb, tmp_path / "views.jsonl")
     view_id = samples.wait(lambda s: len(s["views"]) == 1, 10)["views"].popitem()[0]
-    state_kb = nb.eval("len(__import__('json').dumps(__import__('nbagg.state').state.dump_figure(fig))) / 1000")
+    state_kb = nb.eval("len(__import__('json').dumps(fig.canvas.manager.restore.fields())) / 1000")
     cdp = network_session(nb)
     start = time.monotonic()
     set_network(cdp, **THROTTLE)

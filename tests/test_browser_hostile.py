@@ -42,7 +42,7 @@ def hostile_outputs() -> list[dict]:
         figure_output({**base, "figure_id": fid, "width": 1e9, "height": 1e9}, png),
         figure_output({**base, "figure_id": fid, "protocol": 99}, png),
         figure_output({**base, "figure_id": fid}, png),
-        figure_output({**base, "figure_id": fid, "state": {"version": 1, "payload": "AAAA", "hmac": "00" * 32}}, png),
+        figure_output({**base, "figure_id": fid, "state": {"version": 2, "payload": "AAAA", "hmac": "00" * 32}}, png),
         figure_output(f"<script>alert(1)</script>{EVIL}", png),
         figure_output(json.dumps({**base, "figure_id": EVIL}), None),
         figure_output({"figure_id": ["not", "a", "string"], "width": "wide"}, None),

@@ -154,3 +154,56 @@ def test_restore_after_kernel_restart_from_the_stored_state(open_notebook):
     nb.wait_frames(0, frames)
     assert nb.eval("plt.gcf().axes[0].get_xlim()[0]") > 0.3
     assert nb.console_errors == []
+
+
+def restart_and_offer_restore(nb):
+    """Restart the kernel, run the setup cell again and return the figure's note."""
+    nb.restart_kernel()
+    nb.page.wait_for_function(
+        "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'disconnected'", timeout=30_000
+    )
+    nb.wait_kernel()
+    nb.run_cell(0)
+    return nb.figure().locator(".nbagg-note")
+
+
+def test_a_notebook_saved_after_a_pan_restores_the_panned_view(open_notebook):
+    nb = open_notebook([LINE])
+    nb.wait_live()
+    button(nb, "pan").click()
+    pan_by(nb, 0.5)
+    panned = xlim(nb)
+    # The signed view reaches the output once the pan settles (1 s); then save.
+    nb.page.wait_for_timeout(1500)
+    save(nb)
+    saved = saved_figure_output(nb)["data"]["application/vnd.nbagg.figure.v1+json"]
+    assert set(saved) >= {"state", "view"} and saved["view"]["base"] == saved["state"]["hmac"]
+    assert len(json.dumps(saved["view"])) < 1000
+    nb.reload()  # the page now reads the notebook from disk
+    nb.wait_live()
+    note = restart_and_offer_restore(nb)
+    restore = note.locator("button.nbagg-action")
+    restore.wait_for(timeout=15_000)
+    restore.click()
+    nb.page.wait_for_function(
+        "() => document.querySelector('.nbagg-figure').dataset.nbaggState === 'live'", timeout=15_000
+    )
+    assert nb.eval("list(plt.gcf().axes[0].get_xlim())") == pytest.approx(panned, abs=1e-6)
+    assert nb.console_errors == []
+
+
+def test_a_figure_over_the_state_limit_explains_instead_of_offering_restore(open_notebook):
+    nb = open_notebook(
+        ["import numpy as np\nfig, ax = plt.subplots()\nax.scatter(np.random.rand(100_000), np.random.rand(100_000))"]
+    )
+    nb.wait_live()
+    save(nb)
+    saved = saved_figure_output(nb)["data"]["application/vnd.nbagg.figure.v1+json"]
+    assert "state" not in saved and "larger than the" in saved["state_note"]
+    note = restart_and_offer_restore(nb)
+    explain = note.locator(".nbagg-explain")
+    explain.wait_for(timeout=15_000)
+    text = explain.text_content()
+    assert text.startswith("It cannot be restored:") and "nbagg.configure(max_state_bytes=" in text
+    assert note.locator("button.nbagg-action").count() == 0
+    assert nb.console_errors == []

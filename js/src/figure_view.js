@@ -613,6 +613,17 @@ export class FigureView {
     this._note.append(' ', button);
   }
 
+  /**
+   * Add a sentence to the not-connected note (for instance why there is no restore).
+   * @param {string} text
+   */
+  explain(text) {
+    if (this._disposed || this._state !== 'disconnected') return;
+    const span = el('span', 'nbagg-explain');
+    span.textContent = String(text);
+    this._note.append(' ', span);
+  }
+
   /** @param {string} text */
   _showError(text) {
     clearTimeout(this._errorTimer);

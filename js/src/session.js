@@ -8,7 +8,7 @@
 // output is gone (FigureSession.dispose). The protocol is docs/protocol.md.
 import { COMM_TARGET, MIME_TYPE, PROTOCOL_VERSION, clampDpr } from './constants.js';
 import { FigureView } from './figure_view.js';
-import { figureSpec, withFrame, withState } from './spec.js';
+import { figureSpec, withFrame, withState, withView } from './spec.js';
 
 /** A session reconnects on its own at most this often (see reconnectSoon). */
 const RECONNECT_INTERVAL_MS = 5000;
@@ -40,7 +40,8 @@ export class FigureSession {
   /**
    * @param {FigureSessions} sessions
    * @param {FigureView} view
-   * @param {{figureId: string, state: object|null, trusted: boolean}} spec
+   * @param {{figureId: string, state: object|null, view: object|null, stateNote: string|null,
+   *   trusted: boolean}} spec
    * @param {OutputLink} output
    */
   constructor(sessions, view, spec, output) {
@@ -49,6 +50,10 @@ export class FigureSession {
     this.figureId = spec.figureId;
     /** Signed figure state for restoring it in a new kernel (or null). */
     this.state = spec.state;
+    /** Signed limits and size since that state (navigation), or null. */
+    this.figureView = spec.view;
+    /** Why the figure stores no state (shown instead of Restore), or null. */
+    this.stateNote = spec.stateNote;
     /** Restore is offered only in outputs the front end trusts (the user's own). */
     this.trusted = spec.trusted;
     this.output = output;
@@ -78,7 +83,10 @@ export class FigureSession {
       figure_id: this.figureId,
       dpr: clampDpr(window.devicePixelRatio),
     };
-    if (restore && this.state) hello.state = this.state;
+    if (restore && this.state) {
+      hello.state = this.state;
+      if (this.figureView) hello.view = this.figureView;
+    }
     /** @type {Comm|null} */
     let comm = null;
     let answered = false;
@@ -145,7 +153,12 @@ export class FigureSession {
    */
   onMessage(data, buffers) {
     if (data.type === 'state') {
-      this.sessions.storeState(this.figureId, data.state || null);
+      const note = typeof data.note === 'string' ? data.note : null;
+      this.sessions.storeState(this.figureId, data.state || null, note);
+      return;
+    }
+    if (data.type === 'view') {
+      if (data.view && typeof data.view === 'object') this.sessions.storeView(this.figureId, data.view);
       return;
     }
     if (data.type === 'error' && data.code === 'bad_state') this.restoreRefused = true;
@@ -211,13 +224,21 @@ export class FigureSession {
    */
   outputChanged(output) {
     this.output = output;
+    const bundle = output.read();
+    const spec = bundle && figureSpec(bundle.data[MIME_TYPE]);
+    if (spec && typeof spec !== 'string' && spec.figureId === this.figureId) {
+      this.state = spec.state;
+      this.figureView = spec.view;
+      this.stateNote = spec.stateNote;
+    }
     this.showSavedImage();
   }
 
   /** The kernel does not know the figure: offer to rebuild it from the stored state. */
   offerRestore() {
-    if (!this.state || !this.trusted || this.restoreRefused || !this.sessions.kernel.hasKernel()) return;
-    this.view.offerAction('Restore figure', () => this.connect(true));
+    if (!this.trusted || this.restoreRefused || !this.sessions.kernel.hasKernel()) return;
+    if (this.state) this.view.offerAction('Restore figure', () => this.connect(true));
+    else if (this.stateNote) this.view.explain(`It cannot be restored: ${this.stateNote}`);
   }
 
   /**
@@ -344,15 +365,32 @@ export class FigureSessions {
   /**
    * The kernel sent a fresh signed state for a figure (after it changed): keep it in
    * every output of that figure, so a saved notebook can restore the figure's latest
-   * state in a new kernel. null: too big to store.
+   * state in a new kernel. null: not stored, and `note` says why.
    * @param {string} figureId
    * @param {object|null} state
+   * @param {string|null} note
    */
-  storeState(figureId, state) {
+  storeState(figureId, state, note) {
     for (const s of this.sessions) {
       if (s.figureId !== figureId) continue;
       s.state = state;
-      s.rewriteOutput((bundle) => withState(bundle, state));
+      s.figureView = null;
+      s.stateNote = state ? null : note;
+      s.rewriteOutput((bundle) => withState(bundle, state, note));
+    }
+  }
+
+  /**
+   * The figure was navigated (panned, zoomed, resized): keep its signed view beside the
+   * state, so a restore brings back what the user last looked at.
+   * @param {string} figureId
+   * @param {object} view
+   */
+  storeView(figureId, view) {
+    for (const s of this.sessions) {
+      if (s.figureId !== figureId || !s.state) continue;
+      s.figureView = view;
+      s.rewriteOutput((bundle) => withView(bundle, view));
     }
   }
 

@@ -6,9 +6,12 @@ import { MIME_TYPE, PROTOCOL_VERSION, clampSize } from './constants.js';
 
 /** Longest figure id accepted from an output (the kernel's are far shorter). */
 const MAX_FIGURE_ID = 64;
+/** Longest note (why a figure stores no state) shown from an output. */
+const MAX_NOTE = 400;
 
 /**
- * @typedef {{figureId: string, width: number, height: number, state: object|null}} FigureSpec
+ * @typedef {{figureId: string, width: number, height: number, state: object|null,
+ *   view: object|null, stateNote: string|null}} FigureSpec
  * @typedef {{data: Record<string, any>, metadata: Record<string, any>}} Bundle
  */
 
@@ -26,7 +29,8 @@ export function figureSpec(data) {
     }
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) return 'the figure data is missing';
-  const { figure_id: figureId, width, height, protocol, state } = /** @type {Record<string, unknown>} */ (data);
+  const { figure_id: figureId, width, height, protocol, state, view, state_note: note } =
+    /** @type {Record<string, unknown>} */ (data);
   if (protocol !== undefined && protocol !== PROTOCOL_VERSION) {
     const shown = typeof protocol === 'number' && Number.isFinite(protocol) ? String(protocol) : 'an unknown version';
     return `this output uses protocol ${shown}, the installed nbagg extension speaks ` +
@@ -41,8 +45,15 @@ export function figureSpec(data) {
     figureId,
     width: size.width,
     height: size.height,
-    state: state && typeof state === 'object' && !Array.isArray(state) ? state : null,
+    state: isObject(state) ? state : null,
+    view: isObject(state) && isObject(view) ? view : null,
+    stateNote: !isObject(state) && typeof note === 'string' && note ? note.slice(0, MAX_NOTE) : null,
   };
+}
+
+/** @param {unknown} v @returns {v is object} */
+function isObject(v) {
+  return Boolean(v) && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** @param {unknown} v @returns {v is number} */
@@ -69,15 +80,33 @@ function specObject(bundle) {
 }
 
 /**
- * The bundle with the figure's signed state stored (or removed, for null).
+ * The bundle with the figure's new signed state, which replaces its view too; or, for
+ * a null state, no state and the note saying why (see docs/protocol.md).
  * @param {Bundle} bundle
  * @param {object|null} state
+ * @param {string|null} note
  * @returns {Bundle}
  */
-export function withState(bundle, state) {
+export function withState(bundle, state, note = null) {
   const spec = specObject(bundle);
+  delete spec.state;
+  delete spec.view;
+  delete spec.state_note;
   if (state) spec.state = state;
-  else delete spec.state;
+  else if (note) spec.state_note = note.slice(0, MAX_NOTE);
+  return { data: { ...bundle.data, [MIME_TYPE]: spec }, metadata: { ...bundle.metadata } };
+}
+
+/**
+ * The bundle with a signed view (limits and size after navigation) for its state.
+ * @param {Bundle} bundle
+ * @param {object} view
+ * @returns {Bundle}
+ */
+export function withView(bundle, view) {
+  const spec = specObject(bundle);
+  if (!isObject(spec.state)) return bundle;  // a view amends a state: nothing to amend
+  spec.view = view;
   return { data: { ...bundle.data, [MIME_TYPE]: spec }, metadata: { ...bundle.metadata } };
 }
 

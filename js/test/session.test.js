@@ -426,6 +426,56 @@ describe('restore', () => {
   });
 });
 
+describe('views and notes', () => {
+  const VIEW = Object.freeze({ base: STATE.hmac, axes: [[0, 1, 2, 3]], size: [6.4, 4.8], hmac: 'cd'.repeat(32) });
+
+  test('a view message is stored beside the state and goes with it on Restore', () => {
+    const kernel = fakeKernel();
+    const sessions = registry(kernel);
+    const { session, output } = mount(sessions, 'f1', { state: STATE });
+    commOf(session).receive({ type: 'view', view: VIEW });
+    assert.deepEqual(output.writes.at(-1)?.data[MIME_TYPE].view, VIEW);
+    assert.equal(find(session, '.nbagg-error')?.textContent, '', 'not the view\'s business');
+    commOf(session).receive({ type: 'error', code: 'unknown_figure', message: 'unknown' });
+    /** @type {HTMLButtonElement} */ (restoreButton(session)).click();
+    assert.deepEqual(kernel.last().data, {
+      type: 'connect', protocol: PROTOCOL_VERSION, figure_id: 'f1', dpr: 1, state: STATE, view: VIEW,
+    });
+  });
+
+  test('a new state drops the old view; a view without a state is not stored', () => {
+    const kernel = fakeKernel();
+    const sessions = registry(kernel);
+    const stateless = mount(sessions, 'f0');
+    commOf(stateless.session).receive({ type: 'view', view: VIEW });
+    assert.deepEqual(stateless.output.writes, []);
+    const { session, output } = mount(sessions, 'f1', { state: STATE });
+    commOf(session).receive({ type: 'view', view: VIEW });
+    const newer = { ...STATE, payload: 'bmV3ZXI=' };
+    commOf(session).receive({ type: 'state', state: newer });
+    const spec = output.writes.at(-1)?.data[MIME_TYPE];
+    assert.deepEqual([spec.state, 'view' in spec], [newer, false]);
+    assert.equal(session.figureView, null);
+  });
+
+  test('a figure without a state says why instead of offering Restore, in trusted outputs only', () => {
+    const kernel = fakeKernel();
+    const sessions = registry(kernel);
+    const why = 'its state is larger than the 32 KB limit. To keep larger states, run nbagg.configure(...)';
+    const trusted = mount(sessions, 'f1', { state: STATE });
+    const untrusted = mount(sessions, 'f1', { trusted: false });
+    commOf(trusted.session).receive({ type: 'state', state: null, note: why });
+    assert.equal(trusted.output.writes.at(-1)?.data[MIME_TYPE].state_note, why);
+    assert.ok(!('state' in (trusted.output.writes.at(-1)?.data[MIME_TYPE] ?? { state: 'missing write' })));
+    for (const { session } of [trusted, untrusted]) {
+      commOf(session).receive({ type: 'error', code: 'unknown_figure', message: 'unknown' });
+      assert.equal(restoreButton(session), null);
+    }
+    assert.equal(find(trusted.session, '.nbagg-explain')?.textContent, `It cannot be restored: ${why}`);
+    assert.equal(find(untrusted.session, '.nbagg-explain'), null);
+  });
+});
+
 describe('writing outputs', () => {
   test('storeState writes the state into every output of that figure, and only there', () => {
     const kernel = fakeKernel();

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_PIXELS, MAX_SIZE, MIME_TYPE, MIN_SIZE, PROTOCOL_VERSION } from '../src/constants.js';
-import { figureSpec, withFrame, withState } from '../src/spec.js';
+import { figureSpec, withFrame, withState, withView } from '../src/spec.js';
 import { STATE, figureBundle } from './helpers/fakes.js';
 
 /** @param {unknown} data @returns {string} */
@@ -31,12 +31,12 @@ function deepFreeze(value) {
 
 test('figureSpec accepts what show() publishes', () => {
   assert.deepEqual(accepted({ figure_id: 'f1', width: 640, height: 480, protocol: PROTOCOL_VERSION }),
-    { figureId: 'f1', width: 640, height: 480, state: null });
+    { figureId: 'f1', width: 640, height: 480, state: null, view: null, stateNote: null });
   assert.deepEqual(accepted({ figure_id: 'f1', width: 640, height: 480, protocol: 1, state: STATE }).state, STATE);
   // Without a protocol field (written by hand) and as JSON text (some tools store it so).
   assert.equal(accepted({ figure_id: 'f2', width: 100, height: 100 }).figureId, 'f2');
   assert.deepEqual(accepted(JSON.stringify({ figure_id: 'f3', width: 320.5, height: 200, protocol: 1 })),
-    { figureId: 'f3', width: 320.5, height: 200, state: null });
+    { figureId: 'f3', width: 320.5, height: 200, state: null, view: null, stateNote: null });
 });
 
 test('figureSpec refuses data that is not a figure object', () => {
@@ -78,9 +78,9 @@ test('figureSpec refuses sizes that are not positive finite numbers', () => {
 
 test('figureSpec clamps absurd sizes before the view allocates them', () => {
   assert.deepEqual(accepted({ figure_id: 'f', width: 1e300, height: 1e300 }),
-    { figureId: 'f', width: MAX_SIZE, height: MAX_SIZE, state: null });
+    { figureId: 'f', width: MAX_SIZE, height: MAX_SIZE, state: null, view: null, stateNote: null });
   assert.deepEqual(accepted({ figure_id: 'f', width: 1e-9, height: 3 }),
-    { figureId: 'f', width: MIN_SIZE, height: MIN_SIZE, state: null });
+    { figureId: 'f', width: MIN_SIZE, height: MIN_SIZE, state: null, view: null, stateNote: null });
   const tall = accepted({ figure_id: 'f', width: 10, height: 1e9 });
   assert.deepEqual([tall.width, tall.height], [MIN_SIZE, MAX_SIZE]);
   for (const spec of [accepted({ figure_id: 'f', width: 4000, height: 4000 }), tall]) {
@@ -110,6 +110,31 @@ test('withState stores or removes the state and leaves its input alone', () => {
   assert.deepEqual(removed.data[MIME_TYPE], before.data[MIME_TYPE]);
   assert.equal(/** @type {any} */ (frozen.data[MIME_TYPE]).state, STATE);
   assert.equal(typeof figureSpec(removed.data[MIME_TYPE]), 'object');
+});
+
+test('figureSpec reads a view only beside a state, and a note only without one, cut short', () => {
+  const view = { base: 'ab', axes: [[0, 1, 0, 1]], size: [1, 1], hmac: 'cd' };
+  const base = { figure_id: 'f', width: 640, height: 480 };
+  assert.deepEqual(accepted({ ...base, state: STATE, view }).view, view);
+  assert.equal(accepted({ ...base, view }).view, null);
+  assert.equal(accepted({ ...base, state: STATE, view: 'x' }).view, null);
+  assert.equal(accepted({ ...base, state_note: 'too big' }).stateNote, 'too big');
+  assert.equal(accepted({ ...base, state: STATE, state_note: 'too big' }).stateNote, null);
+  assert.equal(accepted({ ...base, state_note: 'x'.repeat(100000) }).stateNote?.length, 400);
+  for (const note of [42, {}, ['a'], '']) assert.equal(accepted({ ...base, state_note: note }).stateNote, null);
+});
+
+test('withState replaces state, view and note together; withView needs a state', () => {
+  const view = { base: 'ab', axes: [], size: [1, 1], hmac: 'cd' };
+  const bundle = deepFreeze(withView(figureBundle('f1', { state: STATE }), view));
+  assert.deepEqual(bundle.data[MIME_TYPE].view, view);
+  const noted = withState(bundle, null, 'too big');
+  assert.deepEqual([noted.data[MIME_TYPE].state_note, 'state' in noted.data[MIME_TYPE], 'view' in noted.data[MIME_TYPE]],
+    ['too big', false, false]);
+  const again = withState(noted, STATE, null);
+  assert.deepEqual([again.data[MIME_TYPE].state, 'state_note' in again.data[MIME_TYPE]], [STATE, false]);
+  const plain = deepFreeze(figureBundle('f2'));
+  assert.equal(withView(plain, view), plain);
 });
 
 test('withState keeps a figure stored as JSON text a figure', () => {
@@ -144,5 +169,5 @@ test('withFrame keeps a figure stored as JSON text a figure', () => {
   const next = withFrame({ ...bundle, data: { ...bundle.data, [MIME_TYPE]: text } }, { png: 'Zm9v', width: 500, height: 300 });
   const spec = figureSpec(next.data[MIME_TYPE]);
   assert.notEqual(typeof spec, 'string', String(spec));
-  assert.deepEqual(spec, { figureId: 'f1', width: 500, height: 300, state: null });
+  assert.deepEqual(spec, { figureId: 'f1', width: 500, height: 300, state: null, view: null, stateNote: null });
 });
