@@ -172,10 +172,10 @@ class NavigationToolbarNbagg(NavigationToolbar2):
         self._broadcast(self.mode_message())
 
     def save_figure(self, *args):
-        # Keyboard 's': send the views a PNG download, like the toolbar's Download.
+        # Keyboard 's': a PNG download for the view that pressed it (from code: every view).
         manager = self.canvas.manager
         if manager is not None:
-            manager.send_download(None, "png")
+            manager.send_download(getattr(manager, "input_view", None), "png")
 
 
 class _CallbackErrorReporter:

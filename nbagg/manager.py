@@ -76,6 +76,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.closed = False
         self.display_parent: dict | None = None
         self.restore = RestoreTracker()
+        self.input_view: View | None = None  # the view whose message is being handled
         self._state_since: float | None = None  # first change not yet in a sent state
         self._last_change = 0.0
         self._capture_pending = False  # blitted while every view was full: capture on ack
@@ -363,8 +364,12 @@ class FigureManagerNbagg(FigureManagerBase):
     def handle(self, view: View, msg: dict) -> None:
         handler = self._handlers[msg["type"]]
         navigating = is_navigation(msg, self.canvas)
-        with self.restore.navigation() if navigating else nullcontext():
-            handler(self, view, msg)
+        self.input_view = view  # what a key press answers goes to this view alone
+        try:
+            with self.restore.navigation() if navigating else nullcontext():
+                handler(self, view, msg)
+        finally:
+            self.input_view = None
 
     def _on_ack(self, view, msg):
         view.ack(msg["seq"])
@@ -468,8 +473,12 @@ class FigureManagerNbagg(FigureManagerBase):
             self.broadcast({"type": "title", "text": self.get_window_title() or ""})
 
     def full_screen_toggle(self):
-        """Key 'f': the browser's nearest equivalent, full screen for the figure element."""
-        self.broadcast({"type": "fullscreen"})
+        """Key 'f': the browser's nearest equivalent, full screen for the figure element
+        of the view that pressed it (from code: every view)."""
+        if self.input_view is not None:
+            self.input_view.send({"type": "fullscreen"})
+        else:
+            self.broadcast({"type": "fullscreen"})
 
     def report_error(self, exc: BaseException, context: str) -> None:
         """A user callback raised: traceback into the figure's cell, summary to its views."""

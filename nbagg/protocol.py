@@ -26,6 +26,8 @@ DOWNLOAD_FORMATS: tuple[str, ...] = tuple(_SHARED["downloadFormats"])
 # Figure size limits for resize requests, in CSS pixels; larger asks are clamped.
 MIN_SIZE, MAX_SIZE = int(_SHARED["minSize"]), int(_SHARED["maxSize"])
 MAX_PIXELS: int = _SHARED["maxPixels"]  # physical pixels of one frame (e.g. 4000x4000 at dpr 1)
+# The largest stored figure state (base64 characters): a restore sends it in one message.
+MAX_STATE_CHARS: int = _SHARED["maxStateChars"]
 
 MAX_MESSAGE_FIELDS = 16
 MAX_STRING = 64
@@ -95,14 +97,12 @@ _coord = _number(-MAX_COORD, MAX_COORD)
 
 def _state(name: str, value: Any) -> dict:
     """A stored figure state (see state.py): shape and size only; the signature is checked there."""
-    from .settings import MAX_STATE_BYTES
-
     if not isinstance(value, dict) or set(value) != {"version", "payload", "hmac"}:
         raise ProtocolError(f"{name} must be an object with version, payload and hmac")
     if not isinstance(value["version"], int) or isinstance(value["version"], bool):
         raise ProtocolError(f"{name}.version must be an integer")
-    if not isinstance(value["payload"], str) or len(value["payload"]) > MAX_STATE_BYTES:
-        raise ProtocolError(f"{name}.payload must be a base64 string of at most {MAX_STATE_BYTES:,} characters")
+    if not isinstance(value["payload"], str) or len(value["payload"]) > MAX_STATE_CHARS:
+        raise ProtocolError(f"{name}.payload must be a base64 string of at most {MAX_STATE_CHARS:,} characters")
     if not isinstance(value["hmac"], str) or len(value["hmac"]) != 64:
         raise ProtocolError(f"{name}.hmac must be 64 hex characters")
     return value

@@ -3,8 +3,9 @@ how large it may be. ``nbagg.configure(...)`` changes them for the running kerne
 
 The stored state is what lets "Restore figure" bring a figure back after a kernel
 restart. It costs notebook size, so by default a figure's state is stored only if it is
-no larger than the figure's own image (or AUTO_MIN_STATE_BYTES, whichever is larger):
-a line plot, a bar chart or a few subplots fit; a 100k-point scatter does not.
+no larger than the figure's own image, or AUTO_MIN_STATE_BYTES if that is larger (so a
+small figure with a colorbar or a few subplots always fits); a 100k-point scatter or a
+large image does not.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .protocol import MAX_STATE_CHARS
+
 # Sizes are characters of the notebook file (the base64 text of the state).
-AUTO_MIN_STATE_BYTES = 32_000
+AUTO_MIN_STATE_BYTES = 48_000
 # The largest state a user can allow: a restore sends it over the websocket in one message.
-MAX_STATE_BYTES = 8_000_000
+MAX_STATE_BYTES = MAX_STATE_CHARS
 _ENV = "NBAGG_MAX_STATE_BYTES"  # default for max_state_bytes; 0 turns storing off
 
 
@@ -48,7 +51,7 @@ def configure(*, store_state: bool | None = None, max_state_bytes: int | str | N
         view, the saved image and reloads are unaffected).
     max_state_bytes: the largest state to store, in bytes of notebook text, up to
         8,000,000; "auto" (the default) allows as much as the figure's own image, and at
-        least 32,000.
+        least 48,000.
 
     Returns the settings now in force.
     """

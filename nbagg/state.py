@@ -68,9 +68,9 @@ class _BoundedLzmaWriter:
 
 
 class _FigurePickler(pickle.Pickler):
-    """Pickles a figure without its tick artists: matplotlib recreates them on the first
-    draw from the axis' locators and tick parameters, and they are most of a small plot's
-    pickle (and would change with every pan)."""
+    """Pickles a figure without its tick artists: matplotlib makes them again from the
+    axis' locators and tick parameters on the first draw, and they are most of a small
+    plot's pickle (and would change with every pan)."""
 
     def reducer_override(self, obj):
         from matplotlib.axis import Axis

@@ -12,6 +12,8 @@ export const MAX_SIZE = shared.maxSize;
 export const MAX_PIXELS = shared.maxPixels;
 export const MIN_DPR = shared.minDpr;
 export const MAX_DPR = shared.maxDpr;
+/** Longest stored figure state (base64 characters) the kernel accepts in a restore. */
+export const MAX_STATE_CHARS = shared.maxStateChars;
 /** @type {string[]} */
 export const TOOLBAR_ACTIONS = shared.toolbarActions;
 /** @type {string[]} */

@@ -2,7 +2,7 @@
 //
 // An output's MIME_TYPE data comes from a notebook file that anybody may have written:
 // every field is checked and every size clamped before the view allocates anything.
-import { MIME_TYPE, PROTOCOL_VERSION, clampSize } from './constants.js';
+import { MAX_STATE_CHARS, MIME_TYPE, PROTOCOL_VERSION, clampSize } from './constants.js';
 
 /** Longest figure id accepted from an output (the kernel's are far shorter). */
 const MAX_FIGURE_ID = 64;
@@ -45,10 +45,31 @@ export function figureSpec(data) {
     figureId,
     width: size.width,
     height: size.height,
-    state: isObject(state) ? state : null,
-    view: isObject(state) && isObject(view) ? view : null,
-    stateNote: !isObject(state) && typeof note === 'string' && note ? note.slice(0, MAX_NOTE) : null,
+    state: usableState(state) ? /** @type {object} */ (state) : null,
+    view: usableState(state) && isObject(view) ? view : null,
+    stateNote: usableState(state) ? null : stateNote(state, note),
   };
+}
+
+/**
+ * A state the kernel could accept: an object whose payload fits the kernel's limit (a
+ * larger one would not even reach the kernel: the websocket drops it).
+ * @param {unknown} state
+ */
+function usableState(state) {
+  if (!isObject(state)) return false;
+  const payload = /** @type {Record<string, unknown>} */ (state).payload;
+  return typeof payload !== 'string' || payload.length <= MAX_STATE_CHARS;
+}
+
+/**
+ * @param {unknown} state
+ * @param {unknown} note
+ * @returns {string|null}
+ */
+function stateNote(state, note) {
+  if (isObject(state)) return 'its stored state is larger than any nbagg kernel accepts.';
+  return typeof note === 'string' && note ? note.slice(0, MAX_NOTE) : null;
 }
 
 /** @param {unknown} v @returns {v is object} */

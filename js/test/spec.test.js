@@ -2,7 +2,7 @@
 // the bundles written back are new objects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_PIXELS, MAX_SIZE, MIME_TYPE, MIN_SIZE, PROTOCOL_VERSION } from '../src/constants.js';
+import { MAX_PIXELS, MAX_SIZE, MAX_STATE_CHARS, MIME_TYPE, MIN_SIZE, PROTOCOL_VERSION } from '../src/constants.js';
 import { figureSpec, withFrame, withState, withView } from '../src/spec.js';
 import { STATE, figureBundle } from './helpers/fakes.js';
 
@@ -122,6 +122,15 @@ test('figureSpec reads a view only beside a state, and a note only without one, 
   assert.equal(accepted({ ...base, state: STATE, state_note: 'too big' }).stateNote, null);
   assert.equal(accepted({ ...base, state_note: 'x'.repeat(100000) }).stateNote?.length, 400);
   for (const note of [42, {}, ['a'], '']) assert.equal(accepted({ ...base, state_note: note }).stateNote, null);
+});
+
+test('figureSpec drops a state larger than any kernel accepts, and says so', () => {
+  const base = { figure_id: 'f', width: 640, height: 480 };
+  const huge = { ...STATE, payload: 'A'.repeat(MAX_STATE_CHARS + 4) };
+  const spec = accepted({ ...base, state: huge, view: { base: 'ab' } });
+  assert.deepEqual([spec.state, spec.view], [null, null]);
+  assert.match(String(spec.stateNote), /larger than any nbagg kernel accepts/);
+  assert.deepEqual(accepted({ ...base, state: { ...STATE, payload: 'A'.repeat(MAX_STATE_CHARS) } }).stateNote, null);
 });
 
 test('withState replaces state, view and note together; withView needs a state', () => {
