@@ -1,14 +1,17 @@
 """What a figure's restore state costs: notebook file size against `%matplotlib inline`,
 and restore-state bytes on the wire per pan, zoom and after an animation stops.
 
-    .venv/bin/python benchmarks/state_size.py            # ~2 min
+    .venv/bin/python benchmarks/state_size.py                     # ~2 min
     .venv/bin/python benchmarks/state_size.py --repeats 3
+    .venv/bin/python benchmarks/state_size.py --browser classic   # also: saved from the browser
 
 Notebook sizes: each of four notebooks (one line plot, imshow of a 1000x1000 array, a
 100k-point scatter, 20 small figures) is executed headless with nbclient under nbagg
 and under `%matplotlib inline`, written with nbformat, and its file size compared. The
-nbagg outputs hold the kernel's image and the signed state, as a saved notebook does
-(a browser save replaces the image with the frame on screen).
+nbagg outputs hold the kernel's image and the signed state. With --browser FRONTEND
+(classic, lab, notebook7) the nbagg notebooks are also opened in headless Chromium, run,
+left to settle and saved from the page, as a user saves them (the image is then the
+frame on screen, encoded by the browser).
 
 Wire: a real kernel (tests/kernel_harness.py) and one comm view; for the line plot and
 a 3,000-point scatter, pans and zooms through the toolbar's pan and zoom modes, and an
@@ -71,6 +74,36 @@ def notebook_size(backend: str, cells: list[str], folder: Path) -> tuple[int, in
     return path.stat().st_size, state
 
 
+def browser_sizes(frontend: str, folder: Path) -> dict[str, int]:
+    """File bytes of each nbagg notebook run and saved in a real browser."""
+    from browser_harness import CHROMIUM, CHROMIUM_ARGS, FRONTENDS, NotebookPage, NotebookServer, write_notebook
+    from playwright.sync_api import sync_playwright
+
+    sizes = {}
+    (folder / "root").mkdir()
+    server = NotebookServer(folder / "root", folder / "home", FRONTENDS[frontend])
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            for index, (name, cells) in enumerate(NOTEBOOKS.items()):
+                file = f"size-{index}.ipynb"
+                write_notebook(server.root / file, [SETUPS["nbagg"], *cells])
+                context = browser.new_context(viewport={"width": 1200, "height": 900})
+                page = NotebookPage(context.new_page(), server, file)
+                page.run_all(timeout=300_000)
+                for k in range(len(cells)):
+                    page.wait_live(k, timeout=120_000)
+                page.page.wait_for_timeout(2500)  # the restore state settles (1 s) and arrives
+                page.save()
+                sizes[name] = (server.root / file).stat().st_size
+                page.shutdown_session()
+                context.close()
+            browser.close()
+    finally:
+        server.stop()
+    return sizes
+
+
 def wire_bytes(kernel: Kernel, code: str) -> dict[str, float]:
     """Restore-state bytes per pan, per zoom, and after an animation is paused."""
     fid = figure_ids(kernel.execute(code))[0]
@@ -111,6 +144,7 @@ def wire_bytes(kernel: Kernel, code: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--browser", choices=["classic", "lab", "notebook7"], help="also save from this front end")
     args = parser.parse_args()
     started = time.time()
     sizes: dict[str, dict] = {}
@@ -125,6 +159,11 @@ def main() -> None:
                 f"{name}: inline {inline / 1000:.1f} KB, nbagg {nbagg / 1000:.1f} KB ({nbagg / inline:.2f}x)",
                 flush=True,
             )
+        if args.browser:
+            for name, size in browser_sizes(args.browser, Path(tmp)).items():
+                sizes[name]["browser"] = size
+                sizes[name]["browser ratio"] = size / sizes[name]["inline"]
+                print(f"{name}: saved from {args.browser}: {size / 1000:.1f} KB", flush=True)
     kernel = Kernel()
     try:
         kernel.execute("%load_ext nbagg\n%matplotlib notebook\nimport matplotlib.pyplot as plt\nimport numpy as np")
@@ -142,6 +181,7 @@ def main() -> None:
         "machine": platform.platform(),
         "python": platform.python_version(),
         "repeats": args.repeats,
+        "browser": args.browser,
         "seconds": round(time.time() - started),
         "notebooks": sizes,
         "wire": wire,
@@ -153,15 +193,18 @@ def main() -> None:
 
 
 def report(results: dict) -> str:
+    browser = results.get("browser")
     lines = [
         f"# Restore state: notebook size and wire bytes ({results['repeats']} repeat(s), {results['seconds']} s)",
         "",
-        "| notebook | `%matplotlib inline` | nbagg | of which state | ratio (target <= 2) |",
-        "| --- | --- | --- | --- | --- |",
+        "| notebook | `%matplotlib inline` | nbagg (nbclient) | of which state | ratio (target <= 2) |"
+        + (f" saved from {browser} | ratio |" if browser else ""),
+        "| --- | --- | --- | --- | --- |" + (" --- | --- |" if browser else ""),
     ]
     for name, r in results["notebooks"].items():
         lines.append(
-            f"| {name} | {r['inline'] / 1000:.1f} KB | {r['nbagg'] / 1000:.1f} KB | {r['state'] / 1000:.1f} KB | {r['ratio']:.2f} |"
+            f"| {name} | {r['inline'] / 1000:.1f} KB | {r['nbagg'] / 1000:.1f} KB | {r['state'] / 1000:.1f} KB |"
+            f" {r['ratio']:.2f} |" + (f" {r['browser'] / 1000:.1f} KB | {r['browser ratio']:.2f} |" if browser else "")
         )
     lines += [
         "",
