@@ -204,6 +204,7 @@ def test_a_figure_over_the_state_limit_explains_instead_of_offering_restore(open
     explain = note.locator(".nbagg-explain")
     explain.wait_for(timeout=15_000)
     text = explain.text_content()
-    assert text.startswith("It cannot be restored:") and "nbagg.configure(max_state_bytes=" in text
+    assert text.startswith("Restore is not possible:") and "nbagg.configure(max_state_bytes=" in text
     assert note.locator("button.nbagg-action").count() == 0
+    nb.screenshot("state-over-the-limit.png")
     assert nb.console_errors == []

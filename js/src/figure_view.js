@@ -621,7 +621,8 @@ export class FigureView {
     if (this._disposed || this._state !== 'disconnected') return;
     const span = el('span', 'nbagg-explain');
     span.textContent = String(text);
-    this._note.append(' ', span);
+    const sentenceEnded = /[.!?]\s*$/.test(this._note.textContent || '');
+    this._note.append(sentenceEnded ? ' ' : '. ', span);
   }
 
   /** @param {string} text */

@@ -238,7 +238,7 @@ export class FigureSession {
   offerRestore() {
     if (!this.trusted || this.restoreRefused || !this.sessions.kernel.hasKernel()) return;
     if (this.state) this.view.offerAction('Restore figure', () => this.connect(true));
-    else if (this.stateNote) this.view.explain(`It cannot be restored: ${this.stateNote}`);
+    else if (this.stateNote) this.view.explain(`Restore is not possible: ${this.stateNote}`);
   }
 
   /**

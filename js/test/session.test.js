@@ -471,8 +471,9 @@ describe('views and notes', () => {
       commOf(session).receive({ type: 'error', code: 'unknown_figure', message: 'unknown' });
       assert.equal(restoreButton(session), null);
     }
-    assert.equal(find(trusted.session, '.nbagg-explain')?.textContent, `It cannot be restored: ${why}`);
+    assert.equal(find(trusted.session, '.nbagg-explain')?.textContent, `Restore is not possible: ${why}`);
     assert.equal(find(untrusted.session, '.nbagg-explain'), null);
+    assert.match(note(trusted.session), /re-run the cell\. Restore is not possible: /);
   });
 });
 
