@@ -198,10 +198,10 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def _do_deferred(self) -> None:
         """Draw (or capture the blit) that waited while the views were full, if any."""
-        if self.canvas._draw_scheduled:
-            self.canvas._draw_if_scheduled()
+        if self.canvas.draw_pending:
+            self.canvas.draw_if_pending()
         elif self._capture_pending:
-            self.canvas._frame_ready()
+            self.canvas.capture_frame()
 
     def _catch_up(self, view: View) -> None:
         """A view that missed frames while it could not take them gets the newest one."""
@@ -310,7 +310,7 @@ class FigureManagerNbagg(FigureManagerBase):
             view.send(toolbar.mode_message())
             view.send(toolbar.history_message())
         self._apply_dpr()
-        if self.frame is None or self.canvas.figure.stale or self._draw_pending():
+        if self.frame is None or self.canvas.figure.stale or self.canvas.draw_pending:
             if not self.canvas.draw_reporting_errors() and self.frame is not None:
                 view.offer(self.frame, self._encode)  # the last good frame
         else:
@@ -323,15 +323,13 @@ class FigureManagerNbagg(FigureManagerBase):
             return
         now = time.monotonic()
         for view in self.views.values():
-            if view.ping_sent is None:
-                view.ping_sent = now
-                view.send({"type": "ping"})
+            view.ping(now)
         mainloop.call_later(PING_TIMEOUT, mainloop.weakly(self._drop_silent_views))
 
     def _drop_silent_views(self) -> None:
         now = time.monotonic()
         for view in list(self.views.values()):
-            if view.ping_sent is not None and now - view.ping_sent >= PING_TIMEOUT:
+            if view.silent(now, PING_TIMEOUT):
                 log.info("nbagg: dropping view %s of figure %s: no answer to ping", view.id, self.figure_id)
                 view.close()
                 self.remove_view(view.id)
@@ -339,15 +337,11 @@ class FigureManagerNbagg(FigureManagerBase):
     def remove_view(self, view_id: str) -> None:
         view = self.views.pop(view_id, None)
         if view is not None:
-            view.closed = True
-            view.base = None  # free its frame now
+            view.release()
             with self.restore.navigation():
                 self._apply_dpr()
             if self.views:
                 self._resume_later()  # it may have held back a deferred draw
-
-    def _draw_pending(self) -> bool:
-        return getattr(self.canvas, "_draw_scheduled", False)
 
     def broadcast(self, msg: dict, buffers: list | None = None) -> None:
         for view in list(self.views.values()):
@@ -377,7 +371,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self._catch_up(view)  # a lagging view
 
     def _on_pong(self, view, msg):
-        view.ping_sent = None
+        view.pong()
         self._catch_up(view)  # frames were held back while the ping was unanswered
 
     def _on_mouse(self, view, msg):
@@ -501,7 +495,7 @@ class FigureManagerNbagg(FigureManagerBase):
         for view in list(self.views.values()):
             view.send({"type": "closed"})
             view.close()
-            view.base = None
+            view.release()
         self.views.clear()
         if self.shown and self.frame is not None:
             self._publish_static()
