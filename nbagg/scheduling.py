@@ -11,9 +11,9 @@ looks again after ``LAG_TIMEOUT``. A view full and silent for ``DEAD_VIEW_TIMEOU
 dropped.
 
 While user code blocks the kernel (``plt.pause``, ``start_event_loop``: the canvas is
-``in_event_loop``) acknowledgements cannot arrive, so nothing is deferred: every view
-gets a frame at most every ``BLOCKED_INTERVAL`` (see View.offer), and a figure with no
-view yet has its output's image refreshed at that rate instead.
+``in_event_loop``) acknowledgements cannot arrive, so nothing is deferred: a full view
+still gets a frame every ``BLOCKED_INTERVAL`` (see View.offer), and a figure with no
+view yet has its output's image refreshed at most that often instead.
 
 This module only decides; the manager carries the decisions out (draws, drops views,
 starts timers). Its inputs are the views' public state and a clock value passed in, so
