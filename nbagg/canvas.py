@@ -244,13 +244,13 @@ class FigureCanvasNbagg(FigureCanvasAgg):
             restore.watch(self.figure)  # pyplot may have replaced the hook
             with restore.navigation():  # a draw lays out (marking artists stale): no change
                 super().draw()
-        self._frame_ready()
+        self.capture_frame()
 
     def blit(self, bbox=None):
         restore = getattr(self.manager, "restore", None)
         if restore is not None:
             restore.blitted()  # animated artists mark nothing stale (see restore.py)
-        self._frame_ready()
+        self.capture_frame()
 
     def draw_idle(self, *args, **kwargs):
         if not self._draw_scheduled:
@@ -265,16 +265,22 @@ class FigureCanvasNbagg(FigureCanvasAgg):
 
     def _queued_draw(self):
         self._draw_queued = False
-        self._draw_if_scheduled()
+        self.draw_if_pending()
 
-    def _draw_if_scheduled(self):
+    @property
+    def draw_pending(self) -> bool:
+        """A draw_idle has not been drawn yet (queued, or deferred while the views are full)."""
+        return self._draw_scheduled
+
+    def draw_if_pending(self) -> None:
+        """Draw what draw_idle asked for, unless nobody watches or the views are saturated."""
         if self._draw_scheduled:
             manager = self.manager
             if manager is None or not manager.wants_frames():
                 self._draw_scheduled = False  # nobody is watching; the next view draws
                 return
             if manager.saturated():
-                return  # still scheduled: the next acknowledgement draws (manager._on_ack)
+                return  # still pending: the next acknowledgement draws (see scheduling.py)
             with self._idle_draw_cntx(), mainloop.interruptible() as enabled:
                 try:
                     self.draw_reporting_errors()
@@ -298,7 +304,7 @@ class FigureCanvasNbagg(FigureCanvasAgg):
             return False
 
     def flush_events(self):
-        self._draw_if_scheduled()
+        self.draw_if_pending()
 
     def start_event_loop(self, timeout=0):
         # plt.pause() inside a cell: the kernel's loop is blocked, so draws happen here
@@ -309,7 +315,9 @@ class FigureCanvasNbagg(FigureCanvasAgg):
         finally:
             self.in_event_loop = False
 
-    def _frame_ready(self):
+    def capture_frame(self) -> None:
+        """Hand the renderer's pixels to the manager: after a draw or blit, or later when
+        the capture of a blit waited for the views to have room."""
         manager = self.manager
         if manager is not None and hasattr(self, "renderer"):
             manager.frame_ready(np.asarray(self.renderer.buffer_rgba()))

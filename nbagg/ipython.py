@@ -107,7 +107,7 @@ def _after_cell(result=None) -> None:
     for manager in Gcf.get_all_fig_managers():
         if isinstance(manager, FigureManagerNbagg):
             for view in manager.views.values():
-                view.last_ack = max(view.last_ack, now)
+                view.excuse(now)
 
 
 def _display_figure(fig: Figure) -> None:

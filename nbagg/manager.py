@@ -20,14 +20,14 @@ from matplotlib import is_interactive
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.backend_bases import CloseEvent, FigureManagerBase, ResizeEvent
 
-from . import frames, mainloop, protocol
+from . import frames, mainloop, protocol, scheduling
 from .canvas import FigureCanvasNbagg, NavigationToolbarNbagg
 from .errors import current_parent, publish_traceback
 from .frames import EncodedUpdate, Frame, encode_png_compact
 from .restore import RestoreTracker, apply_view, is_navigation
 from .settings import MAX_STATE_BYTES
 from .state import StateError, load_figure, verify_view
-from .view import BLOCKED_INTERVAL, LAG_TIMEOUT, View
+from .view import View
 
 log = logging.getLogger("nbagg")
 
@@ -79,9 +79,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.input_view: View | None = None  # the view whose message is being handled
         self._state_since: float | None = None  # first change not yet in a sent state
         self._last_change = 0.0
-        self._capture_pending = False  # blitted while every view was full: capture on ack
-        self._resume_pending = False
-        self._last_blocked_publish = 0.0
+        self.scheduler = scheduling.FrameScheduler()  # when to draw and send (see scheduling.py)
         self._version = 0
         self._encoded: dict[tuple[int, int], EncodedUpdate] = {}  # (base, current) versions
         self._known_rects: tuple[int, list] | None = None  # (base version, rects) to the newest frame
@@ -131,7 +129,7 @@ class FigureManagerNbagg(FigureManagerBase):
     def mimebundle(self, live: bool, with_state: bool = True) -> tuple[dict, dict]:
         """The output bundle of the newest render: our mime type (if live), a PNG and text."""
         # The renderer's buffer, not self.frame: while the views are full the newest
-        # render is not captured as a frame yet (see saturated), and outputs (the final
+        # render is not captured as a frame yet (see scheduling.py), and outputs (the final
         # static image of a closed figure above all) must show the newest state.
         pixels = np.asarray(self.canvas.renderer.buffer_rgba())
         dpr = self.canvas.device_pixel_ratio
@@ -158,71 +156,57 @@ class FigureManagerNbagg(FigureManagerBase):
     # -- frames ------------------------------------------------------------------
 
     def wants_frames(self) -> bool:
-        # While plt.pause() blocks the kernel, a browser cannot connect a view (its comm
-        # open waits behind the running cell): draw anyway and refresh the output's image.
-        return bool(self.views) or (self.shown and self.canvas.in_event_loop)
+        return scheduling.wants_frames(bool(self.views), self.shown, self.canvas.in_event_loop)
 
     def saturated(self) -> bool:
-        """Whether a new frame now would only wait: a view that keeps up is full.
+        """Whether a new frame now would only wait: a view that keeps up is full (see
+        scheduling.py). The pending draw_idle is then drawn by the next ack."""
+        return self._plan(capture=False).deferred
 
-        Frames are drawn on demand: while this holds, a draw_idle (or a blit) only marks
-        the figure dirty and the next acknowledgement draws (or captures) once. Views that
-        keep up therefore move in step and share every frame and its encoding; a lagging
-        view (full for LAG_TIMEOUT) does not hold back views that have room, and catches
-        up with the newest frame when it acknowledges.
-        """
-        if self.frame is None or not self.views or self.canvas.in_event_loop:
-            return False
+    def _plan(self, capture: bool) -> scheduling.Plan[View]:
+        """Ask the scheduler about a draw (or a capture) now, and carry out what it says
+        besides: drop the views it gives up on, start the resume timer it asks for."""
         now = time.monotonic()
-        self._drop_unresponsive_views(now)
-        full = [view for view in self.views.values() if view.full]
-        if not full:
-            return False
-        # Nobody can take a frame, or one that keeps up is full: wait for it.
-        if len(full) == len(self.views) or any(not view.lagging(now) for view in full):
-            self._resume_later()
-            return True
-        return False
+        ask = self.scheduler.plan_capture if capture else self.scheduler.plan_draw
+        plan = ask(list(self.views.values()), now, has_frame=self.frame is not None, blocked=self.canvas.in_event_loop)
+        for view in plan.drop:
+            self._drop_unresponsive(view)
+        self._start_resume_timer(plan.resume_at, now)
+        return plan
 
-    def _resume_later(self) -> None:
-        """A deferred draw or capture normally happens on an ack; if none comes (the full
-        view lags, died or was closed), look again once it would count as lagging."""
-        if not self._resume_pending:
-            self._resume_pending = True
-            mainloop.call_later(LAG_TIMEOUT, mainloop.weakly(self._resume))
+    def _start_resume_timer(self, at: float | None, now: float) -> None:
+        if at is not None:
+            mainloop.call_later(at - now, mainloop.weakly(self._resume))
 
     def _resume(self) -> None:
-        self._resume_pending = False
+        self.scheduler.resumed()
         if not self.closed:
             self._do_deferred()
 
     def _do_deferred(self) -> None:
         """Draw (or capture the blit) that waited while the views were full, if any."""
-        if self.canvas._draw_scheduled:
-            self.canvas._draw_if_scheduled()
-        elif self._capture_pending:
-            self.canvas._frame_ready()
+        work = self.scheduler.deferred_work(self.canvas.draw_pending)
+        if work is scheduling.Deferred.DRAW:
+            self.canvas.draw_if_pending()
+        elif work is scheduling.Deferred.CAPTURE:
+            self.canvas.capture_frame()
 
     def _catch_up(self, view: View) -> None:
         """A view that missed frames while it could not take them gets the newest one."""
-        if view.stale and not view.full and self.frame is not None:
+        if self.frame is not None and scheduling.needs_catch_up(view):
             view.offer(self.frame, self._encode)
 
-    def _drop_unresponsive_views(self, now: float) -> None:
-        for view in list(self.views.values()):
-            if view.unresponsive(now):
-                log.warning("nbagg: dropping view %s of figure %s: no acknowledgement", view.id, self.figure_id)
-                view.close()  # closes its comm; a browser that was only asleep reconnects
-                self.remove_view(view.id)
+    def _drop_unresponsive(self, view: View) -> None:
+        log.warning("nbagg: dropping view %s of figure %s: no acknowledgement", view.id, self.figure_id)
+        view.close()  # closes its comm; a browser that was only asleep reconnects
+        self.remove_view(view.id)
 
     def frame_ready(self, pixels: np.ndarray) -> None:
         """The canvas drew (or blitted): record the frame and offer it to every view."""
         if self.closed:
             return  # nobody can see it again (see destroy)
-        if self.saturated():
-            self._capture_pending = True
-            return
-        self._capture_pending = False
+        if self._plan(capture=True).deferred:
+            return  # captured when a view has room (scheduler.capture_deferred)
         previous = self.frame
         dpr = float(self.canvas.device_pixel_ratio)
         rects = None
@@ -238,18 +222,15 @@ class FigureManagerNbagg(FigureManagerBase):
         self._known_rects = (previous.version, rects) if rects else None
         self._schedule_state()
         blocked = self.canvas.in_event_loop
-        if blocked and not self.views and self.shown:
+        if self.scheduler.refresh_output(time.monotonic(), blocked=blocked, watched=bool(self.views), shown=self.shown):
             self._publish_while_blocked()
-        self._drop_unresponsive_views(time.monotonic())
+        for view in scheduling.unresponsive(list(self.views.values()), time.monotonic()):
+            self._drop_unresponsive(view)
         for view in list(self.views.values()):
             view.offer(self.frame, self._encode, blocked)
 
     def _publish_while_blocked(self) -> None:
-        """Refresh the output's image during a plt.pause() loop (at most every BLOCKED_INTERVAL)."""
-        now = time.monotonic()
-        if now - self._last_blocked_publish < BLOCKED_INTERVAL:
-            return
-        self._last_blocked_publish = now
+        """Refresh the output's image during a plt.pause() loop (no view can connect)."""
         from IPython.display import update_display
 
         data, metadata = self.mimebundle(live=True, with_state=False)
@@ -310,7 +291,7 @@ class FigureManagerNbagg(FigureManagerBase):
             view.send(toolbar.mode_message())
             view.send(toolbar.history_message())
         self._apply_dpr()
-        if self.frame is None or self.canvas.figure.stale or self._draw_pending():
+        if self.frame is None or self.canvas.figure.stale or self.canvas.draw_pending:
             if not self.canvas.draw_reporting_errors() and self.frame is not None:
                 view.offer(self.frame, self._encode)  # the last good frame
         else:
@@ -323,15 +304,13 @@ class FigureManagerNbagg(FigureManagerBase):
             return
         now = time.monotonic()
         for view in self.views.values():
-            if view.ping_sent is None:
-                view.ping_sent = now
-                view.send({"type": "ping"})
+            view.ping(now)
         mainloop.call_later(PING_TIMEOUT, mainloop.weakly(self._drop_silent_views))
 
     def _drop_silent_views(self) -> None:
         now = time.monotonic()
         for view in list(self.views.values()):
-            if view.ping_sent is not None and now - view.ping_sent >= PING_TIMEOUT:
+            if view.silent(now, PING_TIMEOUT):
                 log.info("nbagg: dropping view %s of figure %s: no answer to ping", view.id, self.figure_id)
                 view.close()
                 self.remove_view(view.id)
@@ -339,15 +318,12 @@ class FigureManagerNbagg(FigureManagerBase):
     def remove_view(self, view_id: str) -> None:
         view = self.views.pop(view_id, None)
         if view is not None:
-            view.closed = True
-            view.base = None  # free its frame now
+            view.release()
             with self.restore.navigation():
                 self._apply_dpr()
-            if self.views:
-                self._resume_later()  # it may have held back a deferred draw
-
-    def _draw_pending(self) -> bool:
-        return getattr(self.canvas, "_draw_scheduled", False)
+            if self.views:  # it may have held back a deferred draw
+                now = time.monotonic()
+                self._start_resume_timer(self.scheduler.request_resume(now), now)
 
     def broadcast(self, msg: dict, buffers: list | None = None) -> None:
         for view in list(self.views.values()):
@@ -373,11 +349,11 @@ class FigureManagerNbagg(FigureManagerBase):
 
     def _on_ack(self, view, msg):
         view.ack(msg["seq"])
-        self._do_deferred()  # drawn on demand (see saturated)
+        self._do_deferred()  # drawn on demand (see scheduling.py)
         self._catch_up(view)  # a lagging view
 
     def _on_pong(self, view, msg):
-        view.ping_sent = None
+        view.pong()
         self._catch_up(view)  # frames were held back while the ping was unanswered
 
     def _on_mouse(self, view, msg):
@@ -501,7 +477,7 @@ class FigureManagerNbagg(FigureManagerBase):
         for view in list(self.views.values()):
             view.send({"type": "closed"})
             view.close()
-            view.base = None
+            view.release()
         self.views.clear()
         if self.shown and self.frame is not None:
             self._publish_static()
@@ -510,7 +486,7 @@ class FigureManagerNbagg(FigureManagerBase):
         self.frame = None
         self._encoded.clear()
         self._known_rects = None
-        self._capture_pending = False
+        self.scheduler.forget()
         self._state_since = None
 
     def _publish_static(self) -> None:

@@ -117,6 +117,30 @@ class View:
             self.closed = True
             self._close()
 
+    def release(self) -> None:
+        """The figure let this view go: send nothing more and free its frame now."""
+        self.closed = True
+        self.base = None
+
+    def ping(self, now: float) -> None:
+        """Ask the browser to answer (unless a ping is out already): a new view often means
+        a reloaded page, whose old views could not say goodbye."""
+        if self.ping_sent is None:
+            self.ping_sent = now
+            self.send({"type": "ping"})
+
+    def pong(self) -> None:
+        """The browser answered the ping: the view is alive."""
+        self.ping_sent = None
+
+    def silent(self, now: float, timeout: float) -> bool:
+        """A ping has waited for an answer at least ``timeout`` seconds."""
+        return self.ping_sent is not None and now - self.ping_sent >= timeout
+
+    def excuse(self, now: float) -> None:
+        """Acknowledgements could not arrive before ``now`` (a cell ran): count from now."""
+        self.last_ack = max(self.last_ack, now)
+
     def ack(self, seq: int) -> bool:
         """The browser drew frame ``seq`` (and, frames being ordered, all before it).
 

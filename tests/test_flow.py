@@ -446,3 +446,32 @@ def test_a_view_with_an_unanswered_ping_gets_no_frames_until_it_answers(view, br
     assert len(browser.frames) == 2
     browser.draw_all()
     np.testing.assert_array_equal(browser.canvas, newest.pixels)
+
+
+def test_ping_pong_and_silence(view, browser):
+    view.ping(100.0)
+    view.ping(101.0)  # one ping out at a time
+    assert [msg for msg, _ in browser.sent] == [{"type": "ping"}]
+    assert not view.silent(104.9, timeout=5.0)
+    assert view.silent(105.0, timeout=5.0)
+    view.pong()
+    assert not view.silent(200.0, timeout=5.0)
+
+
+def test_release_frees_the_frame_and_stops_sending_without_closing_the_transport(view, browser, encoder, figure):
+    view.offer(figure.change(), encoder)
+    view.release()
+    assert view.closed and view.base is None
+    view.offer(figure.change(), encoder)
+    assert len(browser.frames) == 1
+    assert browser.closes == 0  # its comm is gone already, or the manager closes it
+
+
+def test_excuse_restarts_the_silence_count(view, encoder, figure):
+    fill(view, encoder, figure)
+    later = time.monotonic() + DEAD_VIEW_TIMEOUT + 1
+    assert view.unresponsive(later)
+    view.excuse(later)  # a cell ran until then: no ack could arrive
+    assert not view.unresponsive(later)
+    view.excuse(0.0)  # never moves back
+    assert not view.unresponsive(later)

@@ -14,17 +14,17 @@ def _x_saturated(manager):
     return bool(manager.views) and not _x_room(manager) and not manager.canvas.in_event_loop
 
 
-_x_orig_draw_if_scheduled = _XC.FigureCanvasNbagg._draw_if_scheduled
+_x_orig_draw_if_pending = _XC.FigureCanvasNbagg.draw_if_pending
 
 
-def _x_draw_if_scheduled(self):
+def _x_draw_if_pending(self):
     manager = self.manager
     if self._draw_scheduled and manager is not None and manager.frame is not None and _x_saturated(manager):
         return  # every view is full: the next ack draws
-    _x_orig_draw_if_scheduled(self)
+    _x_orig_draw_if_pending(self)
 
 
-_XC.FigureCanvasNbagg._draw_if_scheduled = _x_draw_if_scheduled
+_XC.FigureCanvasNbagg.draw_if_pending = _x_draw_if_pending
 
 _x_orig_frame_ready = _XM.FigureManagerNbagg.frame_ready
 
@@ -45,8 +45,8 @@ _x_orig_ack = _XM.FigureManagerNbagg._handlers["ack"]
 def _x_on_ack(self, view, msg):
     _x_orig_ack(self, view, msg)
     canvas = self.canvas
-    if getattr(canvas, "_draw_scheduled", False):
-        canvas._draw_if_scheduled()
+    if getattr(canvas, "draw_pending", False):
+        canvas.draw_if_pending()
     elif getattr(self, "_x_capture_pending", False) and hasattr(canvas, "renderer"):
         self.frame_ready(_xnp.asarray(canvas.renderer.buffer_rgba()))
 
