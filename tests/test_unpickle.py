@@ -465,9 +465,10 @@ def test_refused_modules_of_allowed_packages(monkeypatch):
 
 
 def test_modules_not_yet_imported_are_refused_and_stay_unimported():
-    for module, name in [("this", "s"), ("antigravity", "geohash"), ("matplotlib.sankey", "Sankey")]:
-        if module in sys.modules:
-            pytest.skip(f"{module} is already imported in this process")
+    candidates = [("this", "s"), ("antigravity", "geohash"), ("matplotlib.sankey", "Sankey"), ("tabnanny", "check")]
+    unimported = [(module, name) for module, name in candidates if module not in sys.modules]
+    assert unimported, "every candidate module is imported already: add one that is not"
+    for module, name in unimported:
         assert_refused(global_ref(module, name), "is not imported")
         assert module not in sys.modules
     if "numpy.testing" not in sys.modules:  # numpy's lazy __getattr__ would import it
