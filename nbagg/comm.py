@@ -7,9 +7,11 @@ to the main loop through mainloop.on_main_thread before touching a figure.
 from __future__ import annotations
 
 import logging
+import time
 
 from . import mainloop, protocol
 from .manager import get_manager, restore_figure
+from .order import GAP_TIMEOUT
 from .state import StateError
 from .view import View
 
@@ -98,6 +100,25 @@ def _on_message(manager, view: View, comm_msg) -> None:
         log.warning("nbagg: bad message from view %s: %s", view.id, err)
         view.send(_error("bad_message", str(err), request and request[: protocol.MAX_STRING]))
         return
+    for ready in view.order.accept(msg, time.monotonic()):
+        _handle(manager, view, ready)
+    _watch_gap(manager, view)
+
+
+def _watch_gap(manager, view: View) -> None:
+    if view.order.waiting and view.gap_timer is None:
+        view.gap_timer = mainloop.call_later(GAP_TIMEOUT, _on_gap_timeout, manager, view)
+
+
+def _on_gap_timeout(manager, view: View) -> None:
+    """A message the view sent has not come (order.py): handle what followed it."""
+    view.gap_timer = None
+    for ready in view.order.overdue(time.monotonic()):
+        _handle(manager, view, ready)
+    _watch_gap(manager, view)
+
+
+def _handle(manager, view: View, msg: dict) -> None:
     if manager.closed or view.closed:
         return
     try:

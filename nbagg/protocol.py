@@ -93,6 +93,7 @@ def _modifiers(name: str, value: Any) -> tuple[str, ...]:
 
 
 _coord = _number(-MAX_COORD, MAX_COORD)
+_message_number = _integer(1, 2**53)
 
 
 def _state(name: str, value: Any) -> dict:
@@ -186,10 +187,13 @@ def parse(message: Any, buffers: list | None = None) -> dict[str, Any]:
     if len(message) > MAX_MESSAGE_FIELDS:
         raise ProtocolError(f"{kind} message has too many fields")
     fields = SCHEMA[kind]
-    unknown = set(message) - set(fields) - {"type"}
+    common = {"type"} if kind == "connect" else {"type", "n"}  # n: see order.py
+    unknown = set(message) - set(fields) - common
     if unknown:
         raise ProtocolError(f"{kind} message has unknown fields: {', '.join(sorted(map(str, unknown)))[:80]}")
     clean: dict[str, Any] = {"type": kind}
+    if "n" in message and kind != "connect":
+        clean["n"] = _message_number("n", message["n"])
     for name, check in fields.items():
         if name in message:
             clean[name] = check(name, message[name])

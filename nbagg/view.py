@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from .frames import EncodedUpdate, Frame
+from .order import InputOrder
 
 log = logging.getLogger("nbagg")
 
@@ -57,6 +58,8 @@ class View:
         self.last_ack = time.monotonic()  # or connection time: the view's last sign of life
         self.ping_sent: float | None = None  # when a ping went out that is not answered yet
         self.closed = False
+        self.order = InputOrder()  # its messages, back in the order it sent them
+        self.gap_timer = None  # armed while order holds messages (comm.py)
 
     def send(self, msg: dict, buffers: list | None = None) -> None:
         if not self.closed:

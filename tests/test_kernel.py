@@ -7,6 +7,7 @@ import time
 import pytest
 from kernel_harness import figure_ids
 
+from nbagg.order import GAP_TIMEOUT
 from nbagg.protocol import MAX_SIZE, MIME_TYPE
 from nbagg.view import ACK_EVERY, LAG_TIMEOUT, MAX_IN_FLIGHT
 
@@ -270,6 +271,52 @@ def test_comm_messages_from_a_subshell_thread_run_on_the_main_thread(kernel):
         except queue.Empty:
             pass
     assert got == [[True, "q"]]
+
+
+def _wait_for(kernel, expr, ready, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = kernel.eval(expr)
+        if ready(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def test_messages_come_out_in_the_order_the_view_numbered_them(kernel):
+    """ipykernel 7 may hand a comm's messages to the main shell and to a subshell: one can
+    overtake the other. The browser's numbers put them back in order."""
+    fid, _ = show_figure(
+        kernel,
+        "keys = []\nfig, ax = plt.subplots()\nfig.canvas.mpl_connect('key_press_event', lambda e: keys.append(e.key))",
+    )
+    view = kernel.open_view(fid)
+    view.recv_frame()
+    subshell = None
+    if int(kernel.eval("__import__('ipykernel').__version__").split(".")[0]) >= 7:
+        kernel.kc.control_channel.send(kernel.kc.session.msg("create_subshell_request", {}))
+        subshell = kernel.kc.get_control_msg(timeout=10)["content"]["subshell_id"]
+
+    def key(letter, n, on_subshell=False):
+        data = {"type": "key", "kind": "press", "key": letter, "n": n}
+        msg = kernel.kc.session.msg("comm_msg", {"comm_id": view.id, "data": data})
+        if on_subshell and subshell:
+            msg["header"]["subshell_id"] = subshell
+        kernel.kc.shell_channel.send(msg)
+
+    key("b", 2)
+    key("c", 3, on_subshell=True)
+    assert _wait_for(kernel, "keys", lambda v: False, timeout=0.3) == []  # waiting for 1
+    key("a", 1, on_subshell=True)
+    assert _wait_for(kernel, "keys", lambda v: len(v) >= 3) == ["a", "b", "c"]
+
+    # A message that never comes holds the ones after it for GAP_TIMEOUT only.
+    started = time.monotonic()
+    key("e", 5)
+    assert _wait_for(kernel, "keys", lambda v: len(v) >= 4) == ["a", "b", "c", "e"]
+    assert time.monotonic() - started >= GAP_TIMEOUT
+    key("d", 4)  # late beats lost
+    key("f", 6)
+    assert _wait_for(kernel, "keys", lambda v: len(v) >= 6) == ["a", "b", "c", "e", "d", "f"]
 
 
 def test_pan_drag_and_motion_events(kernel):

@@ -409,3 +409,25 @@ def test_protocol_constants_match_the_docs():
     assert protocol.COMM_TARGET == "nbagg.figure"
     assert protocol.MIME_TYPE == "application/vnd.nbagg.figure.v1+json"
     assert (MIN_DPR, MAX_DPR) == (0.5, 4.0)
+
+
+@pytest.mark.parametrize("kind", sorted(set(SCHEMA) - {"connect"}))
+def test_every_message_after_connect_may_carry_its_number(kind):
+    example = next(m for m, _ in VALID if m["type"] == kind)
+    assert parse({**example, "n": 7})["n"] == 7
+    assert "n" not in parse(example)
+
+
+@pytest.mark.parametrize(
+    "message, match",
+    [
+        ({"type": "refresh", "n": 0}, r"n must be in \[1, "),
+        ({"type": "refresh", "n": 1.5}, "n must be an integer"),
+        ({"type": "refresh", "n": True}, "n must be an integer"),
+        ({"type": "refresh", "n": 2**60}, r"n must be in \[1, "),
+        ({"type": "connect", "protocol": 1, "figure_id": "a", "dpr": 1, "n": 1}, "unknown fields: n"),
+    ],
+)
+def test_a_bad_message_number_is_refused(message, match):
+    with pytest.raises(ProtocolError, match=match):
+        parse(message)

@@ -118,8 +118,15 @@ export class FigureSession {
     this.waitingForKernel = false;
     this.comm = comm;
     const opened = comm;
+    // Every message on this comm is numbered from 1, so that the kernel can put them
+    // back in order: a kernel with subshells may handle a comm's messages on two
+    // threads (docs/protocol.md, "Order").
+    let sent = 0;
     this.view.setTransport({
-      send: (msg, buffers) => opened.send(msg, buffers),
+      send: (msg, buffers) => {
+        sent += 1;
+        opened.send({ ...msg, n: sent }, buffers);
+      },
       close: () => {
         if (this.comm !== opened) return;  // already dropped (see abandon)
         this.comm = null;

@@ -108,7 +108,21 @@ describe('mount', () => {
     comm.receive({ type: 'title', text: 'Figure 1' });
     assert.equal(find(session, '.nbagg-title')?.textContent, 'Figure 1');
     comm.receive({ type: 'ping' });
-    assert.deepEqual(comm.sent, [{ type: 'pong' }]);
+    assert.deepEqual(comm.sent, [{ type: 'pong', n: 1 }]);
+  });
+
+  test('numbers the messages on each comm from 1, so the kernel can keep their order', () => {
+    const kernel = fakeKernel();
+    const { session } = mount(registry(kernel), 'f1');
+    const first = commOf(session);
+    first.receive({ type: 'ping' });
+    first.receive({ type: 'ping' });
+    assert.deepEqual(first.sent.map((m) => m.n), [1, 2]);
+    session.connect();
+    const second = commOf(session);
+    assert.notEqual(second, first);
+    second.receive({ type: 'ping' });
+    assert.deepEqual(second.sent, [{ type: 'pong', n: 1 }], 'a new comm starts again at 1');
   });
 
   test('the connect message carries the clamped device pixel ratio', () => {
@@ -298,7 +312,7 @@ describe('dispose', () => {
     assert.ok(sessions.shows('f1'));
 
     second.dispose({ removed: true });
-    assert.deepEqual(c2.sent, [{ type: 'output_removed' }]);
+    assert.deepEqual(c2.sent, [{ type: 'output_removed', n: 1 }]);
     assert.equal(c2.closed, 1);
     assert.ok(!sessions.shows('f1'));
     second.dispose({ removed: true });
@@ -333,7 +347,7 @@ describe('a view let go of before the kernel answered', () => {
     const comm = commOf(session);
     session.dispose({ removed: true });
     assert.equal(comm.closed, 0, 'no close while the connect is unanswered');
-    assert.deepEqual(comm.sent, [{ type: 'output_removed' }], 'queued behind the connect in the kernel');
+    assert.deepEqual(comm.sent, [{ type: 'output_removed', n: 1 }], 'queued behind the connect in the kernel');
     comm.receive({ type: 'error', code: 'unknown_figure', message: 'unknown figure f1' });
     assert.equal(comm.closed, 0);
   });
@@ -344,7 +358,7 @@ describe('a view let go of before the kernel answered', () => {
     const comm = commOf(session);
     session.dispose({ removed: true });
     comm.receive({ type: 'title', text: 'Figure 1' });
-    assert.deepEqual(comm.sent, [{ type: 'output_removed' }]);
+    assert.deepEqual(comm.sent, [{ type: 'output_removed', n: 1 }]);
     assert.equal(comm.closed, 1);
     comm.receive({ type: 'message', text: 'more' });
     assert.equal(comm.closed, 1, 'later messages change nothing');
