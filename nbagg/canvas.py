@@ -304,7 +304,17 @@ class FigureCanvasNbagg(FigureCanvasAgg):
             return False
 
     def flush_events(self):
+        # A loop in a cell calls this (or plt.pause) to let the GUI run: input and
+        # acknowledgements that came meanwhile (on a subshell) are handled now, then
+        # what draw_idle asked for is drawn if a view can take it.
+        mainloop.run_handed_over()
         self.draw_if_pending()
+
+    @property
+    def unheard(self) -> bool:
+        """Acknowledgements cannot reach the main thread now: user code blocks the loop
+        (a running cell, plt.pause). On a subshell they still make room (comm.py)."""
+        return self.in_event_loop or mainloop.cell_running()
 
     def start_event_loop(self, timeout=0):
         # plt.pause() inside a cell: the kernel's loop is blocked, so draws happen here

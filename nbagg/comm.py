@@ -7,6 +7,7 @@ to the main loop through mainloop.on_main_thread before touching a figure.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from . import mainloop, protocol
@@ -84,13 +85,49 @@ def _on_open(comm, open_msg) -> None:
         comm.close()
         return
     view = View(comm.comm_id, _send_to(comm), hello["dpr"], close=comm.close)
+    _keep_the_front_ends_shell(comm)
     comm.on_msg(lambda msg: _on_message(manager, view, msg))
     comm.on_close(lambda msg: _on_close(manager, view))
     manager.add_view(view)
 
 
-@mainloop.on_main_thread
+def _keep_the_front_ends_shell(comm) -> None:
+    """Let this comm's messages come on the shell the front end sends them on.
+
+    ipykernel 7.4 routes a comm's incoming messages to the shell that last published on
+    it, so that a widget's reply reaches a cell awaiting it. Frames published by a running
+    cell would then pull the browser's acknowledgements and input onto the main shell,
+    where they wait for the cell to end, instead of the subshell JupyterLab sends them on
+    (where they are heard at once, below). nbagg hands every message to the main thread
+    itself, so the front end's choice is always right here. (A private ipykernel hook: a
+    kernel without it routes by the message's own header anyway.)
+    """
+    if hasattr(comm, "_reply_subshell_for"):
+        comm._reply_subshell_for = lambda data, default: default
+
+
 def _on_message(manager, view: View, comm_msg) -> None:
+    """Called on the thread of the shell the message came on (ipykernel 7: maybe a subshell)."""
+    if threading.current_thread() is not threading.main_thread():
+        _hear_ack(view, comm_msg)
+    _on_message_in_order(manager, view, comm_msg)
+
+
+def _hear_ack(view: View, comm_msg) -> None:
+    """An acknowledgement on a subshell thread makes room in the view at once, so that a
+    cell animating the figure (which keeps the main thread busy) can send its next frame.
+    The message is still handled on the main thread too, in order (view.ack is idempotent)."""
+    data = comm_msg.get("content", {}).get("data")
+    if not isinstance(data, dict) or data.get("type") != "ack":
+        return
+    try:
+        view.ack(protocol.parse(data)["seq"])
+    except protocol.ProtocolError:
+        pass  # answered on the main thread
+
+
+@mainloop.on_main_thread
+def _on_message_in_order(manager, view: View, comm_msg) -> None:
     content = comm_msg.get("content", {})
     data = content.get("data")
     try:

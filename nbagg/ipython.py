@@ -54,6 +54,7 @@ def install_hooks() -> None:
     if ip is None or ip is _hooked_shell:
         return
     _hooked_shell = ip
+    ip.events.register("pre_run_cell", _before_cell)
     ip.events.register("post_execute", flush_figures)
     ip.events.register("post_run_cell", _after_cell)
     ip.display_formatter.ipython_display_formatter.for_type(Figure, _display_figure)
@@ -94,6 +95,10 @@ def _update_shown(show_pending: bool = False) -> None:
                 manager.publish_update()
 
 
+def _before_cell(info=None) -> None:
+    mainloop.set_cell_running(True)
+
+
 def _after_cell(result=None) -> None:
     """Acknowledgements could not be heard while the cell ran: views get a new grace period.
 
@@ -103,6 +108,7 @@ def _after_cell(result=None) -> None:
     """
     from .manager import FigureManagerNbagg
 
+    mainloop.set_cell_running(False)
     now = time.monotonic()
     for manager in Gcf.get_all_fig_managers():
         if isinstance(manager, FigureManagerNbagg):

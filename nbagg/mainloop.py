@@ -11,6 +11,7 @@ draw that runs between requests.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import signal
@@ -51,6 +52,12 @@ def _guarded(fn: Callable, args: tuple) -> None:
         log.exception("nbagg: error in %s", getattr(fn, "__qualname__", fn))
 
 
+# Work other threads handed over, in the order it came. The loop runs it; so does a
+# running cell's flush_events() or plt.pause() (run_handed_over), as a GUI backend's event
+# loop would, so input reaches matplotlib while a loop in a cell animates a figure.
+_handed_over: collections.deque[tuple[Callable, tuple]] = collections.deque()
+
+
 def call_soon(fn: Callable, *args) -> None:
     """Run ``fn(*args)`` on the main loop: later in this thread, or handed over from another."""
     loop = main_loop()
@@ -59,7 +66,33 @@ def call_soon(fn: Callable, *args) -> None:
     elif threading.current_thread() is threading.main_thread():
         loop.call_soon(_guarded, fn, args)
     else:
-        loop.call_soon_threadsafe(_guarded, fn, args)
+        _handed_over.append((fn, args))
+        loop.call_soon_threadsafe(run_handed_over)
+
+
+def run_handed_over() -> None:
+    """Run, on the main thread, the work other threads handed over (call_soon), in order."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    while True:
+        try:
+            fn, args = _handed_over.popleft()
+        except IndexError:
+            return
+        _guarded(fn, args)
+
+
+_cell_running = False
+
+
+def cell_running() -> bool:
+    """A cell is executing: the loop does not run until it ends (ipython.py keeps this)."""
+    return _cell_running
+
+
+def set_cell_running(running: bool) -> None:
+    global _cell_running
+    _cell_running = running
 
 
 def on_main_thread(fn: Callable) -> Callable:

@@ -168,7 +168,7 @@ class FigureManagerNbagg(FigureManagerBase):
         besides: drop the views it gives up on, start the resume timer it asks for."""
         now = time.monotonic()
         ask = self.scheduler.plan_capture if capture else self.scheduler.plan_draw
-        plan = ask(list(self.views.values()), now, has_frame=self.frame is not None, blocked=self.canvas.in_event_loop)
+        plan = ask(list(self.views.values()), now, has_frame=self.frame is not None, blocked=self.canvas.unheard)
         for view in plan.drop:
             self._drop_unresponsive(view)
         self._start_resume_timer(plan.resume_at, now)
@@ -226,8 +226,9 @@ class FigureManagerNbagg(FigureManagerBase):
             self._publish_while_blocked()
         for view in scheduling.unresponsive(list(self.views.values()), time.monotonic()):
             self._drop_unresponsive(view)
+        unheard = self.canvas.unheard
         for view in list(self.views.values()):
-            view.offer(self.frame, self._encode, blocked)
+            view.offer(self.frame, self._encode, unheard)
 
     def _publish_while_blocked(self) -> None:
         """Refresh the output's image during a plt.pause() loop (no view can connect)."""

@@ -10,10 +10,14 @@ If no acknowledgement comes (the full view lags, died or was closed), a resume t
 looks again after ``LAG_TIMEOUT``. A view full and silent for ``DEAD_VIEW_TIMEOUT`` is
 dropped.
 
-While user code blocks the kernel (``plt.pause``, ``start_event_loop``: the canvas is
-``in_event_loop``) acknowledgements cannot arrive, so nothing is deferred: a full view
-still gets a frame every ``BLOCKED_INTERVAL`` (see View.offer), and a figure with no
-view yet has its output's image refreshed at most that often instead.
+While user code blocks the kernel's loop (a running cell; ``plt.pause``: the canvas is
+``unheard``) acknowledgements cannot reach the main thread. Where the front end sends
+them on a subshell (JupyterLab >= 4.4 with ipykernel 7) they are counted at once on
+that thread (comm.py), so views still have room as fast as the browser paints; where
+nothing can be heard, a full view gets a frame every ``BLOCKED_INTERVAL`` (View.offer).
+A draw or capture that no view can take now stays pending for the loop's next
+``flush_events``/``draw`` or the end of the cell. A figure with no view yet during
+``plt.pause`` has its output's image refreshed at most every ``BLOCKED_INTERVAL``.
 
 This module only decides; the manager carries the decisions out (draws, drops views,
 starts timers). Its inputs are the views' public state and a clock value passed in, so
@@ -42,6 +46,8 @@ class ViewState(Protocol):
     def lagging(self, now: float) -> bool: ...
 
     def unresponsive(self, now: float) -> bool: ...
+
+    def can_take_unheard(self, now: float) -> bool: ...
 
 
 V = TypeVar("V", bound=ViewState)
@@ -110,10 +116,13 @@ class FrameScheduler:
         return plan
 
     def _plan(self, views: Sequence[V], now: float, has_frame: bool, blocked: bool) -> Plan[V]:
-        # The first frame goes out at once; a blocked kernel cannot hear the ack it would
-        # wait for (View.offer paces those frames instead).
-        if not has_frame or not views or blocked:
+        # The first frame goes out at once.
+        if not has_frame or not views:
             return Plan(Step.NOW)
+        if blocked:
+            # Acks reach the main thread only when the cell ends (on a subshell they still
+            # make room): draw when a view can take the frame, else leave it for later.
+            return Plan(Step.NOW if any(view.can_take_unheard(now) for view in views) else Step.DEFER)
         drop = unresponsive(views, now)
         kept = [view for view in views if not any(view is gone for gone in drop)]
         full = [view for view in kept if view.full]

@@ -12,6 +12,7 @@ and the kernel status messages each of them causes.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -60,6 +61,7 @@ class View:
         self.closed = False
         self.order = InputOrder()  # its messages, back in the order it sent them
         self.gap_timer = None  # armed while order holds messages (comm.py)
+        self._lock = threading.Lock()  # in_flight: acks may come on a subshell thread
 
     def send(self, msg: dict, buffers: list | None = None) -> None:
         if not self.closed:
@@ -90,9 +92,10 @@ class View:
         if update.empty:
             return
         self.seq += 1
-        self.in_flight.append(self.seq)
-        if self.full and self.full_since is None:
-            self.full_since = now
+        with self._lock:
+            self.in_flight.append(self.seq)
+            if self.full and self.full_since is None:
+                self.full_since = now
         self.frames_sent += 1
         msg = {
             "type": "frame",
@@ -149,13 +152,19 @@ class View:
 
         Returns True when the view has room again and missed a frame meanwhile.
         """
-        if seq not in self.in_flight:
-            return False
-        self.last_ack = time.monotonic()
-        self.in_flight = [s for s in self.in_flight if s > seq]
-        if not self.full:
-            self.full_since = None
+        with self._lock:  # also called from a subshell thread while a cell runs (comm.py)
+            if seq not in self.in_flight:
+                return False
+            self.last_ack = time.monotonic()
+            self.in_flight = [s for s in self.in_flight if s > seq]
+            if not self.full:
+                self.full_since = None
         return self.stale
+
+    def can_take_unheard(self, now: float) -> bool:
+        """While acknowledgements cannot reach the main thread: whether a frame may go now
+        (room, or at most one frame per BLOCKED_INTERVAL to a full view)."""
+        return not self.full or now - self.last_sent >= BLOCKED_INTERVAL
 
     def unresponsive(self, now: float, timeout: float | None = None) -> bool:
         """Frames have waited for an acknowledgement longer than the timeout."""
@@ -169,5 +178,6 @@ class View:
     def reset(self) -> None:
         """Forget what the view shows: the next frame is full (refresh, reconnect)."""
         self.base = None
-        self.in_flight.clear()
-        self.full_since = None
+        with self._lock:
+            self.in_flight.clear()
+            self.full_since = None

@@ -30,10 +30,14 @@ class FakeView:
     full_since: float | None = None
     stale: bool = False
     dead_at: float = float("inf")
+    last_sent: float = T0
 
     @property
     def full(self) -> bool:
         return self.full_since is not None
+
+    def can_take_unheard(self, now: float) -> bool:
+        return not self.full or now - self.last_sent >= BLOCKED_INTERVAL
 
     def lagging(self, now: float) -> bool:
         return self.full_since is not None and now - self.full_since > LAG_TIMEOUT
@@ -137,12 +141,20 @@ def test_request_resume_starts_a_timer_when_none_is_pending(scheduler):
     assert scheduler.resume_at == T0 + LAG_TIMEOUT
 
 
-def test_blocked_kernel_never_defers_and_drops_nobody(scheduler):
+def test_blocked_kernel_draws_for_a_full_view_at_the_blocked_pace_and_drops_nobody(scheduler):
     dead = FakeView("dead", full_since=T0, dead_at=T0)
     result = plan(scheduler, [full("a"), dead], now=T0 + 1, blocked=True)
-    assert result.step is Step.NOW  # no ack could arrive to draw it later
+    assert result.step is Step.NOW  # no ack could arrive to draw it soon: paced instead
     assert result.drop == ()
     assert scheduler.resume_at is None
+
+
+def test_blocked_kernel_leaves_a_draw_pending_while_no_view_can_take_it(scheduler):
+    just_sent = FakeView("a", full_since=T0, last_sent=T0 + 1)
+    assert plan(scheduler, [just_sent], now=T0 + 1 + BLOCKED_INTERVAL / 2, blocked=True).step is Step.DEFER
+    assert plan(scheduler, [just_sent], now=T0 + 1 + BLOCKED_INTERVAL, blocked=True).step is Step.NOW
+    # An acknowledgement heard on a subshell made room: draw at once.
+    assert plan(scheduler, [in_step("a")], now=T0 + 1, blocked=True).step is Step.NOW
 
 
 def test_a_deferred_capture_is_remembered_until_one_goes_out(scheduler):

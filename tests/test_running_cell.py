@@ -1,0 +1,158 @@
+"""A figure animated by a loop inside a running cell: frames reach the view while the cell
+runs, acknowledgements sent on a subshell are heard, input reaches matplotlib at the
+loop's flush_events()/plt.pause(), and where nothing can be heard the kernel paces.
+
+A real kernel through jupyter_client; the view here plays the browser: it decodes and
+acknowledges frames, on a subshell (as JupyterLab >= 4.4 does) or on the main shell (as
+the classic Notebook does, where acknowledgements wait for the cell to end).
+"""
+
+import queue
+import time
+
+import pytest
+from kernel_harness import figure_ids
+
+from nbagg.view import BLOCKED_INTERVAL, MAX_IN_FLIGHT
+
+STEPS = 40
+PAUSE = 0.03  # the loop's own work per step: it could show STEPS / (STEPS * PAUSE) fps
+
+LINE = (
+    "import time\nx = np.linspace(0, 6.3, 200)\n"
+    "fig, ax = plt.subplots(figsize=(4, 3), dpi=72)\nline, = ax.plot(x, np.sin(x))\n"
+)
+IDIOMS = {
+    "draw": "fig.canvas.draw()",
+    "draw_idle+flush_events": "fig.canvas.draw_idle(); fig.canvas.flush_events()",
+    "pause": "plt.pause(0.001)",
+}
+
+
+def loop(idiom: str) -> str:
+    return (
+        f"for k in range({STEPS}):\n"
+        "    line.set_ydata(np.sin(x + k / 5))\n"
+        f"    {IDIOMS[idiom]}\n"
+        f"    time.sleep({PAUSE})\n"
+    )
+
+
+def subshell(kernel) -> str | None:
+    if int(kernel.eval("__import__('ipykernel').__version__").split(".")[0]) < 7:
+        return None
+    kernel.kc.control_channel.send(kernel.kc.session.msg("create_subshell_request", {}))
+    return kernel.kc.get_control_msg(timeout=10)["content"]["subshell_id"]
+
+
+def send(kernel, view, data, subshell_id=None):
+    msg = kernel.kc.session.msg("comm_msg", {"comm_id": view.id, "data": data})
+    if subshell_id:
+        msg["header"]["subshell_id"] = subshell_id
+    kernel.kc.shell_channel.send(msg)
+
+
+def run_while_watching(kernel, view, code, subshell_id, on_frame=None, timeout=60):
+    """Run ``code`` without waiting for it; while it runs, take the view's frames, apply
+    and acknowledge them (on ``subshell_id``, or the main shell if None). Returns the
+    number of frames that arrived before the cell finished and the cell's duration."""
+    msg_id = kernel.kc.execute(code)
+    started, frames, deadline = None, 0, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kernel._read_iopub(0.5)
+        except queue.Empty:
+            continue
+        parent = msg["parent_header"].get("msg_id")
+        if msg["msg_type"] == "status" and parent == msg_id:
+            if msg["content"]["execution_state"] == "busy":
+                started = time.monotonic()
+            else:
+                duration = time.monotonic() - started
+                break
+        elif view._mine(msg, "frame"):
+            kernel._pending.insert(0, msg)
+            frame = view.recv_frame(ack=False)
+            frames += 1
+            if frame["ack"]:
+                send(kernel, view, {"type": "ack", "seq": frame["seq"], "n": view.next_n()}, subshell_id)
+            if on_frame:
+                on_frame(frames)
+        elif msg["msg_type"] not in ("status", "execute_input"):
+            kernel._pending.append(msg)
+    else:
+        raise TimeoutError("the cell did not finish")
+    reply = kernel.kc.get_shell_msg(timeout=10)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.kc.get_shell_msg(timeout=10)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return frames, duration
+
+
+def numbered_view(kernel, fid):
+    """A view that numbers its messages as the browser does (nbagg/order.py)."""
+    view = kernel.open_view(fid)
+    count = iter(range(1, 10**9))
+    view.next_n = lambda: next(count)
+    view.recv_frame(ack=False)
+    send(kernel, view, {"type": "ack", "seq": view.frames[-1]["seq"], "n": view.next_n()})
+    return view
+
+
+@pytest.fixture
+def line_view(kernel):
+    fid = figure_ids(kernel.execute(LINE))[0]
+    view = numbered_view(kernel, fid)
+    yield view
+    kernel.execute("plt.close(fig)")
+
+
+@pytest.mark.parametrize("idiom", IDIOMS)
+def test_a_loop_in_a_cell_animates_the_view_when_acks_come_on_a_subshell(kernel, line_view, idiom):
+    shell = subshell(kernel)
+    if shell is None:
+        pytest.skip("ipykernel < 7 has no subshells (the old-versions leg)")
+    frames, duration = run_while_watching(kernel, line_view, loop(idiom), shell)
+    # Every step changes the line: the view sees nearly every one of them while the cell
+    # runs (never stalled behind the window of MAX_IN_FLIGHT frames).
+    assert frames >= 0.7 * STEPS, f"{idiom}: {frames} frames in {duration:.2f} s for {STEPS} steps"
+    assert line_view.canvas is not None
+    # The last step's pixels are what the view shows once the cell has ended.
+    kernel.execute("pass")
+    assert kernel.eval("int(fig.canvas.figure.stale)") == 0
+
+
+@pytest.mark.parametrize("idiom", IDIOMS)
+def test_where_acks_cannot_be_heard_a_loop_in_a_cell_is_paced_not_stalled(kernel, line_view, idiom):
+    frames, duration = run_while_watching(kernel, line_view, loop(idiom), None)
+    paced = duration / BLOCKED_INTERVAL
+    # The window, then about one frame per BLOCKED_INTERVAL (rounded up to the loop's
+    # steps): never the 7-then-nothing stall, and never more than the pace allows (the
+    # browser cannot say it is drowning).
+    assert frames >= min(STEPS, MAX_IN_FLIGHT + 0.3 * paced), f"{idiom}: {frames} frames in {duration:.2f} s"
+    assert frames <= MAX_IN_FLIGHT + paced + 2, f"{idiom}: {frames} frames in {duration:.2f} s"
+
+
+def test_keys_sent_on_a_subshell_reach_a_plt_pause_loop_that_waits_for_them(kernel, line_view):
+    shell = subshell(kernel)
+    if shell is None:
+        pytest.skip("ipykernel < 7 has no subshells (the old-versions leg)")
+    kernel.execute("stop = []\nfig.canvas.mpl_connect('key_press_event', lambda e: stop.append(e.key))")
+    code = (
+        "steps = 0\n"
+        "while not stop and steps < 500:\n"
+        "    line.set_ydata(np.sin(x + steps / 5)); plt.pause(0.01); steps += 1\n"
+    )
+    sent = []
+
+    def press_q(frames):
+        if frames == 5 and not sent:
+            sent.append(time.monotonic())
+            key = {"type": "key", "kind": "press", "key": "q", "n": line_view.next_n()}
+            send(kernel, line_view, key, shell)
+
+    frames, duration = run_while_watching(kernel, line_view, code, shell, on_frame=press_q)
+    assert sent, f"only {frames} frames arrived"
+    assert kernel.eval("stop") == ["q"]
+    assert kernel.eval("steps") < 500, "the key reached matplotlib only after the loop"
+    assert duration < 10
