@@ -266,6 +266,9 @@ SCENARIOS = [
     "anim_large",
     "blit_large",
     "pan_large",
+    "loop_draw",
+    "loop_flush",
+    "loop_pause",
 ]
 SMALL = (640, 480)
 LARGE = (1600, 1000)
@@ -293,6 +296,24 @@ def _update(i):
     return (line,)
 ani = FuncAnimation(fig, _update, interval=1, blit=False, cache_frame_data=False)"""
     )
+
+
+# The loop idioms of issue 11, each in a cell of its own run after the figure's cell.
+LOOP_IDIOMS = {
+    "loop_draw": "fig.canvas.draw()",
+    "loop_flush": "fig.canvas.draw_idle(); fig.canvas.flush_events()",
+    "loop_pause": "plt.pause(0.001)",
+}
+LOOP_STEPS, LOOP_SLEEP = 100, 0.02
+
+
+def loop_cell(idiom: str) -> str:
+    return f"""_t = time.monotonic()
+for _k in range({LOOP_STEPS}):
+    line.set_ydata(np.sin(_x + _k / 5))
+    {LOOP_IDIOMS[idiom]}
+    time.sleep({LOOP_SLEEP})
+_loop_s, _loop_steps = time.monotonic() - _t, {LOOP_STEPS}"""
 
 
 def blit_cell(w: int, h: int) -> str:
@@ -544,6 +565,39 @@ class Runner:
         self.cleanup(pg, index)
         return one, four
 
+    def loop_in_cell(self, pg: BenchPage, backend: str, idiom: str) -> dict:
+        """A figure shown by an earlier cell, updated by a loop in a running cell (issue 11):
+        distinct frames that reach the canvas while the loop runs, against the rate the
+        loop itself produces and the pure Agg rate."""
+        index = pg.run_cell(line_figure(*SMALL))
+        self.watch(pg, backend)
+        self.wait_first_frame(pg, backend)
+        pg.wait(500)
+        b0 = pg.meter.snapshot()
+        t0 = pg.js("() => __bench.now()")
+        pg.run_cell(loop_cell(idiom), timeout=120_000)
+        t1 = pg.js("() => __bench.now()")
+        pg.wait(1)
+        d = pg.meter.delta(b0, pg.meter.snapshot())
+        loop_s, steps = pg.kernel_json("[_loop_s, _loop_steps]")
+        # Canvas changes from running the cell until it finished (the one frame the end of
+        # the cell may bring is among them: 1 of up to LOOP_STEPS).
+        changes = pg.js("([a, b]) => __bench.window(a, b)", [t0, t1])["changes"][0]
+        agg = pg.kernel_json(f"_agg_rate({SMALL[0]}, {SMALL[1]}, 1.0)")
+        loop_rate = steps / loop_s
+        fps = changes / loop_s
+        self.cleanup(pg, index)
+        return {
+            "fps": fps,
+            "loop_rate": loop_rate,
+            "agg_fps": agg,
+            "fps_over_limit": fps / min(loop_rate, agg),
+            "frames": changes,
+            "bytes_per_frame": d["received"] / changes if changes else None,
+            "steps": steps,
+            "loop_seconds": loop_s,
+        }
+
     def blit(self, pg: BenchPage, backend: str, size) -> dict:
         index = pg.run_cell(blit_cell(*size))
         canvas = self.watch(pg, backend)[0]
@@ -709,6 +763,8 @@ class Runner:
                     animation("", 1, SMALL, 1.0)
                     scenario("blit", 2, self.blit, SMALL)
                     scenario("pan", 0, self.pan, SMALL)
+                    for step, idiom in enumerate(LOOP_IDIOMS):
+                        scenario(idiom, step, self.loop_in_cell, idiom)
                     animation("_large", 1, LARGE, 1.0)
                     scenario("blit_large", 2, self.blit, LARGE)
                     scenario("pan_large", 0, self.pan, LARGE)

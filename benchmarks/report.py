@@ -31,6 +31,14 @@ ROWS += [
     ("views4", "kernel_cpu_ms_per_frame", "4 views: kernel CPU/frame", "ms", 1),
     ("views4", "cpu_per_frame_ratio", "4 views: kernel CPU/frame vs 1 view", "x", 2),
 ]
+# A loop in a running cell updating a figure shown earlier (issue 11), one row set per idiom.
+LOOP_WHAT = {"loop_draw": "draw()", "loop_flush": "draw_idle() + flush_events()", "loop_pause": "plt.pause()"}
+for _scn, _what in LOOP_WHAT.items():
+    ROWS += [
+        (_scn, "fps", f"Loop in a cell, {_what}: fps during the loop", "fps", 1),
+        (_scn, "fps_over_limit", f"Loop in a cell, {_what}: fps / min(loop rate, Agg rate)", "x", 2),
+        (_scn, "bytes_per_frame", f"Loop in a cell, {_what}: bytes/frame", "B", 0),
+    ]
 
 BREAKDOWN = [
     ("agg_draw_ms", "Agg draw"),
@@ -190,7 +198,24 @@ def targets(summary: dict, raw: dict, frontend: str = "classic") -> list[dict]:
     add("Idle: 0 bytes in 5 s (every repeat)", idle and idle["max"], "0", None if idle is None else idle["max"] == 0)
     v = _med(summary, "views4", "nbagg", "cpu_per_frame_ratio")
     add("4 views: kernel CPU/frame ≤ 1.5× one view", v, "≤ 1.5", None if v is None else v <= 1.5)
+    loop_targets(add, summary, raw, "nbagg")
     return out
+
+
+def loop_targets(add, summary: dict, raw: dict, ours: str, peer: str | None = "mpl") -> None:
+    """Issue 11: a loop in a cell shows >= 0.7 of what it produces (or of the Agg rate), and
+    never fewer frames than matplotlib's nbagg."""
+    for scn, what in LOOP_WHAT.items():
+        a = _med(summary, scn, ours, "fps_over_limit")
+        add(
+            f"Loop in a cell, {what}: fps ≥ 0.7 of the loop's (or Agg's) rate",
+            a,
+            "≥ 0.70",
+            None if a is None else a >= 0.7,
+        )
+        if peer is not None:
+            r = ratio(summary, raw, scn, "fps", ours, peer)
+            add(f"Loop in a cell, {what}: fps ≥ matplotlib nbagg", r, "≥ 1", None if r is None else r >= 1)
 
 
 def lab_targets(summary: dict, raw: dict) -> list[dict]:
@@ -232,6 +257,7 @@ def lab_targets(summary: dict, raw: dict) -> list[dict]:
             "equal",
             a["max"] <= b["max"] * 1.1,
         )
+    loop_targets(add, summary, raw, ours, peer=None)  # ipympl is not the bar here: its own loop story
     return out
 
 
@@ -384,6 +410,9 @@ def brief(name: str, value) -> str:
         "warm_ms",
         "fps",
         "fps_over_agg",
+        "fps_over_limit",
+        "loop_rate",
+        "frames",
         "agg_fps",
         "bytes_per_frame",
         "kernel_cpu_ms_per_frame",

@@ -121,7 +121,7 @@ def _hear_ack(view: View, comm_msg) -> None:
     if not isinstance(data, dict) or data.get("type") != "ack":
         return
     try:
-        view.ack(protocol.parse(data)["seq"])
+        view.ack(protocol.parse(data)["seq"], off_main_thread=True)
     except protocol.ProtocolError:
         pass  # answered on the main thread
 

@@ -14,7 +14,8 @@ While user code blocks the kernel's loop (a running cell; ``plt.pause``: the can
 ``unheard``) acknowledgements cannot reach the main thread. Where the front end sends
 them on a subshell (JupyterLab >= 4.4 with ipykernel 7) they are counted at once on
 that thread (comm.py), so views still have room as fast as the browser paints; where
-nothing can be heard, a full view gets a frame every ``BLOCKED_INTERVAL`` (View.offer).
+nothing can be heard, a full view gets a frame per round trip measured before
+(View.unheard_interval).
 A draw or capture that no view can take now stays pending for the loop's next
 ``flush_events``/``draw`` or the end of the cell. A figure with no view yet during
 ``plt.pause`` has its output's image refreshed at most every ``BLOCKED_INTERVAL``.
@@ -121,8 +122,11 @@ class FrameScheduler:
             return Plan(Step.NOW)
         if blocked:
             # Acks reach the main thread only when the cell ends (on a subshell they still
-            # make room): draw when a view can take the frame, else leave it for later.
-            return Plan(Step.NOW if any(view.can_take_unheard(now) for view in views) else Step.DEFER)
+            # make room): draw when a view can take the frame, else leave it for the loop's
+            # next flush_events or draw, an ack, or the resume timer once the loop runs.
+            if any(view.can_take_unheard(now) for view in views):
+                return Plan(Step.NOW)
+            return Plan(Step.DEFER, resume_at=self.request_resume(now))
         drop = unresponsive(views, now)
         kept = [view for view in views if not any(view is gone for gone in drop)]
         full = [view for view in kept if view.full]

@@ -31,9 +31,18 @@ ACK_EVERY = 2  # must divide MAX_IN_FLIGHT, so that a full view always has an ac
 # A view full for this long is lagging (a slow or background tab): frames are drawn for
 # the others without waiting for it; it gets the newest frame when it acknowledges.
 LAG_TIMEOUT = 0.5
-# While user code blocks the kernel (plt.pause loops) acknowledgements cannot arrive; a
-# view then gets at most one frame per BLOCKED_INTERVAL seconds instead of none at all.
+# While user code keeps the main thread busy (a loop in a cell, plt.pause) a view whose
+# acknowledgements cannot be heard (no subshell) gets, once full, one frame per round
+# trip measured while it was heard (what a window of one frame would send: a rate the
+# browser and link kept up with), within these bounds; BLOCKED_INTERVAL before any
+# round trip was measured.
 BLOCKED_INTERVAL = 0.1
+MIN_UNHEARD_INTERVAL = 1 / 60
+MAX_UNHEARD_INTERVAL = 1.0
+RTT_WEIGHT = 0.2  # of a new round trip in the moving average
+# At most this many frames are remembered as in flight (seq, send time): a view that
+# cannot be heard during a long loop would otherwise grow them until the cell ends.
+MAX_TRACKED = 64
 # A view that has acknowledged nothing for this long while frames wait is considered gone
 # (tab closed or reloaded before its goodbye got out, network dropped): it is dropped and
 # its memory freed. A browser that was only asleep sees its comm close and reconnects.
@@ -62,6 +71,10 @@ class View:
         self.order = InputOrder()  # its messages, back in the order it sent them
         self.gap_timer = None  # armed while order holds messages (comm.py)
         self._lock = threading.Lock()  # in_flight: acks may come on a subshell thread
+        # Its acknowledgements come on a subshell (comm.py): heard while a cell runs.
+        self.heard_while_busy = False
+        self._sent_at: dict[int, float] = {}  # seq -> send time, of frames in flight
+        self.rtt: float | None = None  # moving average of frame round trips (send to ack)
 
     def send(self, msg: dict, buffers: list | None = None) -> None:
         if not self.closed:
@@ -70,7 +83,8 @@ class View:
     def offer(self, frame: Frame, encode: Encoder, blocked: bool = False) -> None:
         """A new frame exists: send it now if the view has room, else remember it is stale.
 
-        ``blocked`` says the kernel is inside user code that cannot hear acknowledgements.
+        ``blocked`` says user code keeps the main thread busy (a running cell, plt.pause),
+        so acknowledgements reach it only if they come on a subshell (``heard_while_busy``).
         """
         if self.closed or frame is self.base:
             return
@@ -80,9 +94,9 @@ class View:
             self.stale = True
             return
         now = time.monotonic()
-        if blocked:
+        if blocked and not self.heard_while_busy:
             self.last_ack = now  # acknowledgements cannot arrive now: not the view's fault
-        if self.full and not (blocked and now - self.last_sent >= BLOCKED_INTERVAL):
+        if self.full and not (blocked and self.can_take_unheard(now)):
             self.stale = True
             return
         self.last_sent = now
@@ -94,6 +108,10 @@ class View:
         self.seq += 1
         with self._lock:
             self.in_flight.append(self.seq)
+            if not blocked:  # an ack after a blocked stretch measures the stretch, not the link
+                self._sent_at[self.seq] = now
+            if len(self.in_flight) > MAX_TRACKED:
+                self._sent_at.pop(self.in_flight.pop(0), None)
             if self.full and self.full_since is None:
                 self.full_since = now
         self.frames_sent += 1
@@ -147,24 +165,42 @@ class View:
         """Acknowledgements could not arrive before ``now`` (a cell ran): count from now."""
         self.last_ack = max(self.last_ack, now)
 
-    def ack(self, seq: int) -> bool:
+    def ack(self, seq: int, off_main_thread: bool = False) -> bool:
         """The browser drew frame ``seq`` (and, frames being ordered, all before it).
 
         Returns True when the view has room again and missed a frame meanwhile.
+        ``off_main_thread``: heard on a subshell thread, as it is while a cell runs.
         """
-        with self._lock:  # also called from a subshell thread while a cell runs (comm.py)
+        if off_main_thread:
+            self.heard_while_busy = True
+        with self._lock:
             if seq not in self.in_flight:
                 return False
-            self.last_ack = time.monotonic()
+            now = time.monotonic()
+            self.last_ack = now
+            sent = self._sent_at.get(seq)
+            if sent is not None:
+                sample = now - sent
+                self.rtt = sample if self.rtt is None else self.rtt + RTT_WEIGHT * (sample - self.rtt)
             self.in_flight = [s for s in self.in_flight if s > seq]
+            self._sent_at = {s: t for s, t in self._sent_at.items() if s > seq}
             if not self.full:
                 self.full_since = None
         return self.stale
 
     def can_take_unheard(self, now: float) -> bool:
-        """While acknowledgements cannot reach the main thread: whether a frame may go now
-        (room, or at most one frame per BLOCKED_INTERVAL to a full view)."""
-        return not self.full or now - self.last_sent >= BLOCKED_INTERVAL
+        """While user code keeps the main thread busy: whether a frame may go now. A view
+        whose acknowledgements come on a subshell says itself when it has room; one that
+        cannot be heard gets at most one frame per BLOCKED_INTERVAL once it is full."""
+        if not self.full:
+            return True
+        return not self.heard_while_busy and now - self.last_sent >= self.unheard_interval()
+
+    def unheard_interval(self) -> float:
+        """Seconds between frames to a full view that cannot be heard (see BLOCKED_INTERVAL)."""
+        if self.rtt is None:
+            return BLOCKED_INTERVAL
+        return min(max(self.rtt, MIN_UNHEARD_INTERVAL), MAX_UNHEARD_INTERVAL)
 
     def unresponsive(self, now: float, timeout: float | None = None) -> bool:
         """Frames have waited for an acknowledgement longer than the timeout."""
@@ -180,4 +216,5 @@ class View:
         self.base = None
         with self._lock:
             self.in_flight.clear()
+            self._sent_at.clear()
             self.full_since = None

@@ -75,6 +75,26 @@ def test_a_loop_in_a_cell_animates_the_figure_while_it_runs(open_notebook, idiom
     assert nb.problems() == [] and nb.console_errors == []
 
 
+@pytest.mark.parametrize("show", ["plt.show()", "display(fig)"])
+def test_a_figure_shown_earlier_in_the_running_cell_animates_while_it_runs(open_notebook, show):
+    nb = open_notebook(["pass"])
+    nb.wait_idle()
+    loop = (
+        f"for k in range({STEPS}):\n    line.set_ydata(np.sin(x + k / 5))\n    plt.pause(0.001)\n    time.sleep(0.05)"
+    )
+    nb.add_cell(f"{LINE}\n{show}\n{loop}", wait=False)
+    nb.figure().wait_for(timeout=30_000)
+    nb.page.evaluate(SAMPLER)
+    nb.wait_idle()
+    frames = nb.page.evaluate("() => { window.nbaggSampler.running = false; return window.nbaggSampler.seen.size; }")
+    # Shown while the cell runs: live at once where the browser is heard (its view
+    # connects at the loop's next plt.pause), else its image is refreshed meanwhile.
+    assert frames >= (0.3 * STEPS if hears_input_while_a_cell_runs(nb) else 10), f"{frames} distinct images"
+    nb.wait_live()
+    assert nb.page.locator(".nbagg-figure").count() == 1
+    assert nb.problems() == [] and nb.console_errors == []
+
+
 def test_a_slider_steers_a_plt_pause_loop(open_notebook):
     nb = open_notebook(
         [
@@ -93,6 +113,7 @@ def test_a_slider_steers_a_plt_pause_loop(open_notebook):
     nb.page.wait_for_timeout(1500)
     nb.page.mouse.click(box["x"] + px, box["y"] + box["height"] - py)
     nb.wait_idle(timeout=30_000)
+    nb.screenshot("slider-steered-a-loop.png")
     assert nb.eval("round(amp.val, 1)") == 0.8, "the click on the slider was lost"
     steps = nb.eval("steps")
     if hears_input_while_a_cell_runs(nb):

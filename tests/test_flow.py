@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from nbagg.frames import EncodedUpdate, Frame, apply_update, encode_update
-from nbagg.view import ACK_EVERY, DEAD_VIEW_TIMEOUT, MAX_IN_FLIGHT, View
+from nbagg.view import (
+    ACK_EVERY,
+    BLOCKED_INTERVAL,
+    DEAD_VIEW_TIMEOUT,
+    MAX_IN_FLIGHT,
+    MAX_TRACKED,
+    MIN_UNHEARD_INTERVAL,
+    View,
+)
 
 HEIGHT, WIDTH = 12, 16
 
@@ -475,3 +483,60 @@ def test_excuse_restarts_the_silence_count(view, encoder, figure):
     assert not view.unresponsive(later)
     view.excuse(0.0)  # never moves back
     assert not view.unresponsive(later)
+
+
+def fill_up(view, figure, encoder, blocked=False):
+    for _ in range(MAX_IN_FLIGHT):
+        view.offer(figure.change(), encoder, blocked)
+    assert view.full
+
+
+def test_round_trips_measured_while_heard_pace_a_view_that_cannot_be_heard(view, figure, encoder, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    assert view.unheard_interval() == BLOCKED_INTERVAL  # nothing measured yet
+    for _ in range(30):  # frames acknowledged 0.2 s after they were sent
+        view.offer(figure.change(), encoder)
+        clock[0] += 0.2
+        view.ack(view.seq)
+    assert view.unheard_interval() == pytest.approx(0.2, rel=0.01)
+    fill_up(view, figure, encoder, blocked=True)  # a cell runs: nothing is acknowledged
+    sent = view.frames_sent
+    for _ in range(20):  # the loop offers a frame every 0.05 s for 1 s
+        clock[0] += 0.05
+        view.offer(figure.change(), encoder, blocked=True)
+    assert view.frames_sent - sent in (4, 5)  # one per measured round trip (0.2 s, float steps)
+    # The acknowledgement that comes after the cell measures the cell, not the link.
+    clock[0] += 5
+    view.ack(view.seq)
+    assert view.unheard_interval() == pytest.approx(0.2, rel=0.01)
+
+
+def test_unheard_pacing_is_bounded_and_in_flight_tracking_too(view, figure, encoder, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    view.offer(figure.change(), encoder)
+    view.ack(view.seq)  # acknowledged at once: a round trip of 0
+    assert view.unheard_interval() == MIN_UNHEARD_INTERVAL
+    for _ in range(MAX_TRACKED * 3):  # a long loop in a cell, nothing heard
+        clock[0] += 1.0
+        view.offer(figure.change(), encoder, blocked=True)
+    assert len(view.in_flight) == MAX_TRACKED and len(view._sent_at) <= MAX_TRACKED
+    view.ack(view.seq)  # the cell ended: the newest acknowledgement frees the view
+    assert view.in_flight == [] and not view.full
+
+
+def test_a_view_heard_on_a_subshell_gets_nothing_once_full_while_a_cell_runs(view, figure, encoder, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    view.offer(figure.change(), encoder)
+    view.ack(view.seq, off_main_thread=True)
+    fill_up(view, figure, encoder, blocked=True)
+    sent = view.frames_sent
+    for _ in range(20):
+        clock[0] += 0.5
+        view.offer(figure.change(), encoder, blocked=True)
+    assert view.frames_sent == sent  # it says itself when it has room
+    view.ack(view.seq, off_main_thread=True)
+    view.offer(figure.change(), encoder, blocked=True)
+    assert view.frames_sent == sent + 1

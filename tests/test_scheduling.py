@@ -37,7 +37,7 @@ class FakeView:
         return self.full_since is not None
 
     def can_take_unheard(self, now: float) -> bool:
-        return not self.full or now - self.last_sent >= BLOCKED_INTERVAL
+        return not self.full or now - self.last_sent >= BLOCKED_INTERVAL  # no round trip measured
 
     def lagging(self, now: float) -> bool:
         return self.full_since is not None and now - self.full_since > LAG_TIMEOUT
@@ -151,7 +151,9 @@ def test_blocked_kernel_draws_for_a_full_view_at_the_blocked_pace_and_drops_nobo
 
 def test_blocked_kernel_leaves_a_draw_pending_while_no_view_can_take_it(scheduler):
     just_sent = FakeView("a", full_since=T0, last_sent=T0 + 1)
-    assert plan(scheduler, [just_sent], now=T0 + 1 + BLOCKED_INTERVAL / 2, blocked=True).step is Step.DEFER
+    waiting = plan(scheduler, [just_sent], now=T0 + 1 + BLOCKED_INTERVAL / 2, blocked=True)
+    assert waiting.step is Step.DEFER and waiting.drop == ()
+    assert scheduler.resume_at is not None  # it runs once the loop does, if no ack came first
     assert plan(scheduler, [just_sent], now=T0 + 1 + BLOCKED_INTERVAL, blocked=True).step is Step.NOW
     # An acknowledgement heard on a subshell made room: draw at once.
     assert plan(scheduler, [in_step("a")], now=T0 + 1, blocked=True).step is Step.NOW
