@@ -23,14 +23,15 @@ IDIOMS = {
     "pause": "plt.pause(0.001)",
 }
 # Counts distinct canvas images, one sample per display frame, until stopped.
+# The canvas is looked up at every sample: the classic Notebook replaces an output's
+# element when the kernel updates its display.
 SAMPLER = """() => {
-  const canvas = document.querySelector('.nbagg-figure canvas.nbagg-canvas');
-  const ctx = canvas.getContext('2d');
   const seen = new Set();
   window.nbaggSampler = { seen, running: true };
   const sample = () => {
     if (!window.nbaggSampler.running) return;
-    const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    const canvas = document.querySelector('.nbagg-figure canvas.nbagg-canvas');
+    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     let h = 0;
     for (let i = 0; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i] + (d[i + 1] << 8)) | 0;
     seen.add(h);
