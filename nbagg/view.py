@@ -32,10 +32,11 @@ ACK_EVERY = 2  # must divide MAX_IN_FLIGHT, so that a full view always has an ac
 # the others without waiting for it; it gets the newest frame when it acknowledges.
 LAG_TIMEOUT = 0.5
 # While user code keeps the main thread busy (a loop in a cell, plt.pause) a view whose
-# acknowledgements cannot be heard (no subshell) gets, once full, one frame per round
-# trip measured while it was heard (what a window of one frame would send: a rate the
-# browser and link kept up with), within these bounds; BLOCKED_INTERVAL before any
-# round trip was measured.
+# acknowledgements cannot be heard (no subshell) gets, once full, UNHEARD_PER_RTT frames
+# per round trip measured while it was heard (a quarter of the window: a pace that
+# browser and link sustained with frames in flight), within these bounds; one per
+# BLOCKED_INTERVAL before any round trip was measured.
+UNHEARD_PER_RTT = 2
 BLOCKED_INTERVAL = 0.1
 MIN_UNHEARD_INTERVAL = 1 / 60
 MAX_UNHEARD_INTERVAL = 1.0
@@ -118,7 +119,9 @@ class View:
         msg = {
             "type": "frame",
             "seq": self.seq,
-            "ack": self.seq % ACK_EVERY == 0,
+            # The first frame asks too: its round trip paces a loop in a cell that cannot
+            # be heard (unheard_interval) even for a figure that never changed since.
+            "ack": self.seq % ACK_EVERY == 0 or self.seq == 1,
             "width": frame.width,
             "height": frame.height,
             "dpr": frame.dpr,
@@ -200,7 +203,7 @@ class View:
         """Seconds between frames to a full view that cannot be heard (see BLOCKED_INTERVAL)."""
         if self.rtt is None:
             return BLOCKED_INTERVAL
-        return min(max(self.rtt, MIN_UNHEARD_INTERVAL), MAX_UNHEARD_INTERVAL)
+        return min(max(self.rtt / UNHEARD_PER_RTT, MIN_UNHEARD_INTERVAL), MAX_UNHEARD_INTERVAL)
 
     def unresponsive(self, now: float, timeout: float | None = None) -> bool:
         """Frames have waited for an acknowledgement longer than the timeout."""
