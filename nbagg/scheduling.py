@@ -14,10 +14,9 @@ While user code blocks the kernel's loop (a running cell; ``plt.pause``: the can
 ``unheard``) acknowledgements cannot reach the main thread. Where the front end sends
 them on a subshell (JupyterLab >= 4.4 with ipykernel 7) they are counted at once on
 that thread (comm.py), so views still have room as fast as the browser paints; where
-nothing can be heard, a full view gets a frame per round trip measured before
-(View.unheard_interval).
-A draw or capture that no view can take now stays pending for the loop's next
-``flush_events``/``draw`` or the end of the cell. A figure with no view yet during
+nothing can be heard, a full view gets frames at a pace set by the round trip measured
+before (View.unheard_interval). A draw or capture that no view can take now stays
+pending for the loop's next ``flush_events``/``draw`` or the end of the cell. A figure with no view yet during
 ``plt.pause`` has its output's image refreshed at most every ``BLOCKED_INTERVAL``.
 
 This module only decides; the manager carries the decisions out (draws, drops views,
