@@ -92,18 +92,30 @@ def _on_open(comm, open_msg) -> None:
 
 
 def _keep_the_front_ends_shell(comm) -> None:
-    """Let this comm's messages come on the shell the front end sends them on.
+    """Let this comm's messages come on the shell the front end sends them on, but its
+    goodbyes on the main shell.
 
     ipykernel 7.4 routes a comm's incoming messages to the shell that last published on
     it, so that a widget's reply reaches a cell awaiting it. Frames published by a running
     cell would then pull the browser's acknowledgements and input onto the main shell,
     where they wait for the cell to end, instead of the subshell JupyterLab sends them on
     (where they are heard at once, below). nbagg hands every message to the main thread
-    itself, so the front end's choice is always right here. (A private ipykernel hook: a
-    kernel without it routes by the message's own header anyway.)
+    itself, so the front end's choice is right for those. The goodbyes (output_removed,
+    the comm's close) are not: JupyterLab deletes a comm's subshell as soon as its last
+    comm closes, and what is still queued on it dies with it, which left the figure of a
+    re-run cell open. (A private ipykernel hook: a kernel without it routes by the
+    message's own header, and has no per-comm subshells either.)
     """
     if hasattr(comm, "_reply_subshell_for"):
-        comm._reply_subshell_for = lambda data, default: default
+        comm._reply_subshell_for = _front_ends_shell_but_goodbyes_on_main
+
+
+def _front_ends_shell_but_goodbyes_on_main(data, default: str | None) -> str | None:
+    """The subshell (None: the main shell) a view's incoming message is handled on.
+
+    ``data`` is a comm_msg's data or a comm_close's (``{}``, no type)."""
+    kind = data.get("type") if isinstance(data, dict) else None
+    return default if kind is not None and kind != "output_removed" else None
 
 
 def _on_message(manager, view: View, comm_msg) -> None:
@@ -169,4 +181,8 @@ def _handle(manager, view: View, msg: dict) -> None:
 
 @mainloop.on_main_thread
 def _on_close(manager, view: View) -> None:
+    # Nothing more comes from a closed comm: what waits for a gap is handled now (a
+    # goodbye on the main shell may overtake what the front end sent before it).
+    for ready in view.order.give_up():
+        _handle(manager, view, ready)
     manager.remove_view(view.id)

@@ -122,3 +122,57 @@ def test_a_slider_steers_a_plt_pause_loop(open_notebook):
     else:
         assert steps == steps_limit  # input is handled after the cell
     assert nb.problems() == [] and nb.console_errors == []
+
+
+def test_a_throttled_link_during_a_loop_gets_frames_at_its_own_pace(open_notebook):
+    """DevTools network throttling (it applies to websockets, see test_browser_faults.py)
+    before and during a loop in a cell: the kernel never sends faster than the round trips
+    it measured, its memory stays flat inside the cell, and the view ends on the last step."""
+    from test_browser_faults import assert_canvas_converges_to_kernel, network_session, set_network
+
+    nb = open_notebook(
+        [
+            LINE
+            + "\nimport os\n_rss = lambda: int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20"
+        ]
+    )
+    nb.wait_live()
+    nb.figure().scroll_into_view_if_needed()
+    window, per_rtt, tracked = nb.eval(
+        "[__import__('nbagg.view').view.MAX_IN_FLIGHT, __import__('nbagg.view').view.UNHEARD_PER_RTT,"
+        " __import__('nbagg.view').view.MAX_TRACKED]"
+    )
+    cdp = network_session(nb)
+    set_network(cdp, latency=150, throughput=100_000)
+    try:
+        for _ in range(6):  # the kernel measures the slow link's round trips
+            nb.execute("line.set_ydata(np.random.rand(300)); fig.canvas.draw_idle()")
+            nb.page.wait_for_timeout(800)
+        rtt = nb.eval("[v.rtt for v in fig.canvas.manager.views.values()][0]")
+        loop = (
+            "view = next(iter(fig.canvas.manager.views.values()))\nstats = []\n_t = time.monotonic()\n"
+            f"for k in range({5 * STEPS}):\n"  # as fast as Agg draws: far more than the link takes
+            "    line.set_ydata(np.sin(x + k / 5)); fig.canvas.draw()\n"
+            "    stats.append((view.frames_sent, len(view.in_flight), _rss()))\n"
+            "_loop_s = time.monotonic() - _t"
+        )
+        nb.add_cell(loop)
+        stats, duration = nb.eval("stats"), nb.eval("_loop_s")
+    finally:
+        set_network(cdp)
+    frames = stats[-1][0] - stats[0][0]
+    rss = [s[2] for s in stats]
+    print(
+        f"\nthrottled loop: rtt {rtt:.2f} s, {frames} frames in {duration:.1f} s, RSS {min(rss):.1f}..{max(rss):.1f} MB"
+    )
+    assert rtt >= 0.12, "the throttled round trip was not measured"
+    if hears_input_while_a_cell_runs(nb):  # acknowledgements pace it: a window per round trip
+        assert frames <= window * (duration / rtt + 1), frames
+        assert max(s[1] for s in stats) <= window
+    else:  # nothing heard: the pace the kernel measured before the cell
+        assert frames <= window + per_rtt * duration / rtt + 2, frames
+    assert frames >= 2  # still live during the loop
+    assert max(s[1] for s in stats) <= tracked
+    assert max(rss) - min(rss) < 20  # nothing piles up in the kernel inside the cell
+    assert_canvas_converges_to_kernel(nb)
+    assert nb.problems() == []

@@ -117,7 +117,9 @@ def test_flow_control_coalesces_to_the_newest_state(kernel):
     view.recv_frame(ack=False)  # seq 1 in flight
     colors = [f"C{i}" for i in range(MAX_IN_FLIGHT + 2)] + ["cyan"]
     for color in colors:
-        kernel.execute(f"ax.set_facecolor('{color}'); fig.canvas.draw()")
+        # Drawn on the event loop after each cell, where acknowledgements can be heard
+        # (a draw inside a running cell is paced instead: test_running_cell.py).
+        kernel.execute(f"ax.set_facecolor('{color}'); fig.canvas.draw_idle()")
     for _ in range(MAX_IN_FLIGHT - 1):
         view.recv_frame(ack=False)  # until the view is full; after that the kernel must hold back
     with pytest.raises(TimeoutError):
@@ -271,6 +273,34 @@ def test_comm_messages_from_a_subshell_thread_run_on_the_main_thread(kernel):
         except queue.Empty:
             pass
     assert got == [[True, "q"]]
+
+
+def test_a_goodbye_on_a_subshell_deleted_with_its_comm_still_closes_the_figure(kernel):
+    """JupyterLab sends a comm's messages on a subshell it deletes as soon as the comm
+    closes: output_removed, then comm_close, then delete_subshell_request. A message still
+    queued on that subshell dies with it, so the goodbyes must take the main shell.
+    (ipykernel 6 has no subshells: there the same goodbyes come on the main shell.)"""
+    subshells = int(kernel.eval("__import__('ipykernel').__version__").split(".")[0]) >= 7
+    fids = []
+    for _ in range(5):
+        fid, _ = show_figure(kernel, "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)\nax.plot([1, 3, 2])")
+        view = kernel.open_view(fid)
+        view.recv_frame()
+        if subshells:
+            kernel.kc.control_channel.send(kernel.kc.session.msg("create_subshell_request", {}))
+            subshell = kernel.kc.get_control_msg(timeout=10)["content"]["subshell_id"]
+        for msg_type, data in (("comm_msg", {"type": "output_removed", "n": 2}), ("comm_close", {})):
+            msg = kernel.kc.session.msg(msg_type, {"comm_id": view.id, "data": data})
+            if subshells:
+                msg["header"]["subshell_id"] = subshell
+            kernel.kc.shell_channel.send(msg)
+        if subshells:
+            delete = kernel.kc.session.msg("delete_subshell_request", {"subshell_id": subshell})
+            kernel.kc.control_channel.send(delete)
+            assert kernel.kc.get_control_msg(timeout=10)["content"]["status"] == "ok"
+        fids.append(fid)
+    open_ids = "[m.figure_id for m in __import__('nbagg.manager').manager.managers.values()]"
+    assert not set(fids) & set(_wait_for(kernel, open_ids, lambda ids: not set(fids) & set(ids)))
 
 
 def _wait_for(kernel, expr, ready, timeout=10.0):
