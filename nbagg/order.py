@@ -1,11 +1,11 @@
 """A view's messages, handled in the order the browser sent them.
 
 The browser numbers every message on a comm from 1 (``n``). ipykernel 7 may hand one
-comm's messages to two threads: the front end sends them on a subshell, and the kernel
-routes a comm's messages back to the shell that last published on it (the main shell
-after a frame drawn by a cell). A message that comes through the main shell's thread
-can then overtake one still queued from the subshell's, and a click arrives as press,
-press, release, release. :class:`InputOrder` holds a message whose predecessors are
+comm's messages to two threads: the front end sends them on a subshell, and some come
+through the main shell (ipykernel 7.4 routes a comm's messages to the shell that last
+published on it; nbagg routes a view's goodbyes there, comm.py). A message that comes
+through the main shell's thread can then overtake one still queued on the subshell's,
+and a click would arrive as press, press, release, release. :class:`InputOrder` holds a message whose predecessors are
 missing until they come; pure bookkeeping, so it is tested without a kernel.
 """
 
